@@ -1,0 +1,110 @@
+# Shared by every deploy/ script: where things live and which ports they use.
+# Each value can be set from the environment; the README lists them.
+# shellcheck shell=sh
+
+SECKILL_TOP=${SECKILL_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
+SECKILL_RUN=${SECKILL_RUN:-$SECKILL_TOP/run}
+SECKILL_HTTP_PORT=${SECKILL_HTTP_PORT:-8080}
+SECKILL_MYSQL_PORT=${SECKILL_MYSQL_PORT:-3306}
+SECKILL_REDIS_PORT=${SECKILL_REDIS_PORT:-6379}
+SECKILL_KAFKA_PORT=${SECKILL_KAFKA_PORT:-9092}
+SECKILL_KAFKA_CONTROLLER_PORT=${SECKILL_KAFKA_CONTROLLER_PORT:-9093}
+SECKILL_KAFKA_LIB=${SECKILL_KAFKA_LIB:-${XDG_CACHE_HOME:-$HOME/.cache}/seckill/kafka-3.9.1}
+SECKILL_KAFKA_HEAP=${SECKILL_KAFKA_HEAP:-512m}
+SECKILL_TOPIC=${SECKILL_TOPIC:-seckill.orders}
+SECKILL_MODULE=${SECKILL_MODULE:-$SECKILL_TOP/build/ngx_http_seckill_module.so}
+SECKILL_BIN=${SECKILL_BIN:-$SECKILL_TOP/build/bin}
+export SECKILL_TOP SECKILL_RUN SECKILL_HTTP_PORT SECKILL_MYSQL_PORT \
+    SECKILL_REDIS_PORT SECKILL_KAFKA_PORT SECKILL_KAFKA_CONTROLLER_PORT \
+    SECKILL_KAFKA_LIB SECKILL_KAFKA_HEAP SECKILL_TOPIC SECKILL_MODULE SECKILL_BIN
+
+SECKILL_LOG=$SECKILL_RUN/log
+SECKILL_MYSQL_SOCKET=$SECKILL_RUN/mariadb/mysqld.sock
+export SECKILL_LOG SECKILL_MYSQL_SOCKET
+
+say() { printf 'seckill: %s\n' "$*"; }
+die() { printf 'seckill: error: %s\n' "$*" >&2; exit 1; }
+
+# pid_alive SERVICE: true when run/SERVICE.pid names a live process.
+pid_alive() {
+    _pidfile=$SECKILL_RUN/$1.pid
+    [ -s "$_pidfile" ] && kill -0 "$(cat "$_pidfile")" 2>/dev/null
+}
+
+pid_of() { cat "$SECKILL_RUN/$1.pid" 2>/dev/null || true; }
+
+# port_open PORT: true when something accepts TCP connections on loopback.
+port_open() {
+    [ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]
+}
+
+# port_owner PORT: "pid N (name)" of the listener, when ss can tell.
+port_owner() {
+    ss -Hltnp "sport = :$1" 2>/dev/null \
+        | sed -n 's/.*users:(("\([^"]*\)",pid=\([0-9]*\).*/pid \2 (\1)/p' | head -1
+}
+
+# refuse_busy_port SERVICE PORT: die with a hint when another program has it.
+refuse_busy_port() {
+    if port_open "$2"; then
+        die "$1 cannot start: port $2 in use by $(port_owner "$2" || echo 'another process'); set the port variable (see README) or stop it"
+    fi
+}
+
+# wait_until SERVICE SECONDS LOGFILE COMMAND...: poll COMMAND until it
+# succeeds; on timeout or when the service's process died, show the log.
+wait_until() {
+    _svc=$1 _secs=$2 _log=$3
+    shift 3
+    _i=0
+    while ! "$@" >/dev/null 2>&1; do
+        if ! pid_alive "$_svc"; then
+            tail -n 20 "$_log" >&2 2>/dev/null || true
+            rm -f "$SECKILL_RUN/$_svc.pid"
+            die "$_svc exited while starting (log: $_log)"
+        fi
+        _i=$((_i + 1))
+        if [ "$_i" -gt $((_secs * 5)) ]; then
+            tail -n 20 "$_log" >&2 2>/dev/null || true
+            die "$_svc not ready after ${_secs}s (log: $_log)"
+        fi
+        sleep 0.2
+    done
+}
+
+# stop_pid SERVICE [SECONDS]: TERM, wait, then KILL; removes the pid file.
+stop_pid() {
+    _svc=$1 _secs=${2:-30}
+    if pid_alive "$_svc"; then
+        _pid=$(pid_of "$_svc")
+        kill -TERM "$_pid" 2>/dev/null || true
+        _i=0
+        while kill -0 "$_pid" 2>/dev/null; do
+            _i=$((_i + 1))
+            if [ "$_i" -gt $((_secs * 10)) ]; then
+                say "$_svc (pid $_pid) ignored TERM for ${_secs}s; killing"
+                kill -KILL "$_pid" 2>/dev/null || true
+            fi
+            sleep 0.1
+        done
+    fi
+    rm -f "$SECKILL_RUN/$_svc.pid"
+}
+
+# render_conf SRC DST: copy a shipped config from conf/ into run/conf/,
+# replacing the default loopback addresses with the configured ports and the
+# module/html paths with this checkout's. The shipped files stay ready to run
+# as they are; this is the only place ports are rewritten.
+render_conf() {
+    mkdir -p "$(dirname "$2")"
+    sed -e "s#127\.0\.0\.1:8080#127.0.0.1:$SECKILL_HTTP_PORT#g" \
+        -e "s#127\.0\.0\.1:3306#127.0.0.1:$SECKILL_MYSQL_PORT#g" \
+        -e "s#127\.0\.0\.1:6379#127.0.0.1:$SECKILL_REDIS_PORT#g" \
+        -e "s#127\.0\.0\.1:9092#127.0.0.1:$SECKILL_KAFKA_PORT#g" \
+        -e "s#127\.0\.0\.1:9093#127.0.0.1:$SECKILL_KAFKA_CONTROLLER_PORT#g" \
+        -e "s#^port 6379#port $SECKILL_REDIS_PORT#" \
+        -e "s#^load_module .*;#load_module $SECKILL_MODULE;#" \
+        -e "s#\.\./\.\./html#$SECKILL_TOP/html#g" \
+        "$1" >"$2.tmp"
+    mv "$2.tmp" "$2"
+}

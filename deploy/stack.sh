@@ -1,0 +1,55 @@
+#!/bin/sh
+# deploy/stack.sh up|down|status: the whole local stack in dependency order.
+# `up` starts only what is not running (each service script is idempotent)
+# and loads the demo catalogue the first time the database is used.
+set -eu
+. "$(dirname "$0")/lib.sh"
+
+services="redis mariadb kafka nginx"
+d=$SECKILL_TOP/deploy
+cli="$SECKILL_BIN/seckill -c $SECKILL_RUN/conf/consumer.conf"
+
+case "${1:-}" in
+up)
+    mkdir -p "$SECKILL_LOG"
+    render_conf "$SECKILL_TOP/conf/consumer.conf" "$SECKILL_RUN/conf/consumer.conf"
+    "$d/redis.sh" start
+    "$d/mariadb.sh" start
+    "$d/kafka.sh" start
+    # First use of this run/ directory: schema, topics, demo catalogue.
+    # Afterwards the data is kept across stop/start, so only an empty Redis
+    # (e.g. its AOF removed by hand) needs the stock loaded again.
+    if [ ! -f "$SECKILL_RUN/.initialized" ]; then
+        $cli init
+        touch "$SECKILL_RUN/.initialized"
+    elif [ "$(redis-cli -p "$SECKILL_REDIS_PORT" exists seckill:courses)" = 0 ]; then
+        $cli load
+    fi
+    "$d/nginx.sh" start
+    ;;
+down)
+    # Reverse order: stop taking purchases first.
+    for s in nginx kafka mariadb redis; do
+        "$d/$s.sh" stop
+    done
+    ;;
+status)
+    printf '%-9s %-5s %-8s %s\n' SERVICE STATE PID PORT
+    for s in $services; do
+        case $s in
+        redis)   port=$SECKILL_REDIS_PORT ;;
+        mariadb) port=$SECKILL_MYSQL_PORT ;;
+        kafka)   port="$SECKILL_KAFKA_PORT,$SECKILL_KAFKA_CONTROLLER_PORT" ;;
+        nginx)   port=$SECKILL_HTTP_PORT ;;
+        esac
+        if pid_alive "$s"; then
+            printf '%-9s %-5s %-8s %s\n' "$s" up "$(pid_of "$s")" "$port"
+        else
+            printf '%-9s %-5s %-8s %s\n' "$s" down - "$port"
+        fi
+    done
+    ;;
+*)
+    die "usage: $0 up|down|status"
+    ;;
+esac

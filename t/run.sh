@@ -1,0 +1,58 @@
+#!/bin/sh
+# t/run.sh: what `make test` runs. Starts Redis, MariaDB and Kafka on test
+# ports in a fresh run/test/ directory, initialises them with the CLI, runs
+# the C unit tests and the Test::Nginx suite, and always stops every service
+# it started, also on failure or Ctrl-C. Exits non-zero on any failure.
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+export SECKILL_RUN="$top/run/test"
+export SECKILL_HTTP_PORT="${SECKILL_TEST_HTTP_PORT:-18080}"
+export SECKILL_MYSQL_PORT="${SECKILL_TEST_MYSQL_PORT:-13306}"
+export SECKILL_REDIS_PORT="${SECKILL_TEST_REDIS_PORT:-16379}"
+export SECKILL_KAFKA_PORT="${SECKILL_TEST_KAFKA_PORT:-19092}"
+export SECKILL_KAFKA_CONTROLLER_PORT="${SECKILL_TEST_KAFKA_CONTROLLER_PORT:-19093}"
+. "$top/deploy/lib.sh"
+
+d=$top/deploy
+
+stop_all() {
+    status=$?
+    trap - EXIT INT TERM
+    "$d/stack.sh" down || true
+    # Any nginx a test file left behind in the servroot.
+    if [ -s "$SECKILL_RUN/servroot/logs/nginx.pid" ]; then
+        kill -QUIT "$(cat "$SECKILL_RUN/servroot/logs/nginx.pid")" 2>/dev/null || true
+    fi
+    exit "$status"
+}
+
+# A previous run killed hard may have left services behind: stop them first.
+"$d/stack.sh" down >/dev/null 2>&1 || true
+rm -rf "$SECKILL_RUN"
+mkdir -p "$SECKILL_LOG"
+trap stop_all EXIT
+trap 'exit 130' INT TERM
+
+"$d/redis.sh" start
+"$d/mariadb.sh" start
+"$d/kafka.sh" start
+render_conf "$top/conf/consumer.conf" "$SECKILL_RUN/conf/consumer.conf"
+"$SECKILL_BIN/seckill" -c "$SECKILL_RUN/conf/consumer.conf" init
+
+echo "== C unit tests"
+make -s -C "$top/consumer" BUILD="$top/build" test
+
+echo "== Test::Nginx suite"
+export TEST_NGINX_BINARY=/usr/sbin/nginx
+export TEST_NGINX_PORT="$SECKILL_HTTP_PORT"
+export TEST_NGINX_SERVROOT="$SECKILL_RUN/servroot"
+export TEST_NGINX_LOAD_MODULES="$SECKILL_MODULE"
+export TEST_NGINX_REDIS_PORT="$SECKILL_REDIS_PORT"
+export TEST_NGINX_KAFKA_PORT="$SECKILL_KAFKA_PORT"
+export TEST_NGINX_MYSQL_PORT="$SECKILL_MYSQL_PORT"
+export TEST_NGINX_HTML_DIR="$top/html"
+export TEST_NGINX_SECKILL_CLI="$SECKILL_BIN/seckill"
+export TEST_NGINX_SECKILL_CONF="$SECKILL_RUN/conf/consumer.conf"
+cd "$top"
+prove -I t/lib -r t/
