@@ -1,0 +1,61 @@
+/* The configuration file shared by the CLI and the daemon (conf/consumer.conf).
+ *
+ * Format: one "key = value" a line; blank lines and lines starting with '#'
+ * are skipped; a '#' after whitespace starts a trailing comment (a '#' inside
+ * a value, as in a password "a#b", is kept). Unknown keys, keys set twice and
+ * bad values are errors naming the file, the line and the value. Every key
+ * has a default (the contract's local stack); see config_defaults(). */
+#ifndef SECKILL_CONFIG_H
+#define SECKILL_CONFIG_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_DEFAULT_PATH "conf/consumer.conf"
+#define CONFIG_ENV "SECKILL_CONF"
+
+struct endpoint {
+    char host[256];
+    uint16_t port;
+};
+
+struct seckill_config {
+    char path[PATH_MAX];            /* the file it was read from */
+    struct endpoint mysql;
+    char mysql_user[81];
+    char mysql_password[256];
+    char mysql_database[65];
+    struct endpoint redis;
+    char kafka_brokers[1024];       /* librdkafka's bootstrap.servers */
+    char topic[250];
+    char dlq_topic[250];
+    int topic_partitions;           /* of the main topic; the DLQ has 1 */
+    char group_id[256];
+    int batch_size;                 /* daemon: orders per transaction */
+    int batch_ms;                   /* daemon: longest wait to fill a batch */
+    char log_file[PATH_MAX];        /* absolute once loaded by config_load() */
+};
+
+void config_defaults(struct seckill_config *cfg);
+
+/* Applies the "key = value" lines of text over cfg. name is the file name
+ * used in messages ("consumer.conf:12: unknown key 'foo'"). Returns 0, or -1
+ * with the reason in err. */
+int config_parse(struct seckill_config *cfg, const char *text,
+                 const char *name, char *err, size_t errlen);
+
+/* Defaults, then the file at path; log_file becomes an absolute path taken
+ * relative to the file's directory. Returns 0, or -1 with the reason in err. */
+int config_load(struct seckill_config *cfg, const char *path,
+                char *err, size_t errlen);
+
+/* $SECKILL_CONF when set and not empty, else conf/consumer.conf. */
+const char *config_default_path(void);
+
+/* Writes value into out as is when it is absolute, else joined to the
+ * directory of base_file. Returns 0, or -1 when out is too small. */
+int config_relative_path(const char *base_file, const char *value,
+                         char *out, size_t size);
+
+#endif

@@ -1,0 +1,269 @@
+/* MariaDB access through Connector/C (db.h). */
+#include "db.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <errmsg.h>
+#include <mysqld_error.h>
+
+static const char *const schema[] = {
+    "CREATE TABLE IF NOT EXISTS courses ("
+    " id BIGINT UNSIGNED NOT NULL PRIMARY KEY,"
+    " name VARCHAR(200) NOT NULL,"
+    " total INT UNSIGNED NOT NULL COMMENT 'seats on sale',"
+    " starts_at BIGINT NOT NULL COMMENT 'sale opens, Unix ms',"
+    " ends_at BIGINT NOT NULL COMMENT 'sale closes, Unix ms',"
+    " created_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)"
+    ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+
+    /* uq_course_user also serves every lookup by course_id (its leftmost
+     * column), so orders carry no second index to slow their inserts. */
+    "CREATE TABLE IF NOT EXISTS orders ("
+    " order_id BIGINT UNSIGNED NOT NULL PRIMARY KEY,"
+    " course_id BIGINT UNSIGNED NOT NULL,"
+    " user_id BIGINT UNSIGNED NOT NULL,"
+    " created_at BIGINT NOT NULL COMMENT 'Unix ms, from the order event',"
+    " persisted_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),"
+    " UNIQUE KEY uq_course_user (course_id, user_id)"
+    ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+};
+
+static int fail(struct db *db, const char *what)
+{
+    snprintf(db->err, sizeof(db->err), "MariaDB at %s: %s: %s (error %u)",
+             db->addr, what, mysql_error(db->conn), mysql_errno(db->conn));
+    return -1;
+}
+
+static const char *connect_hint(unsigned code, const char *conf)
+{
+    static char hint[PATH_MAX + 100];
+
+    switch (code) {
+    case ER_ACCESS_DENIED_ERROR:
+        snprintf(hint, sizeof(hint), "check mysql_user and mysql_password in %s", conf);
+        return hint;
+    case ER_DBACCESS_DENIED_ERROR:
+    case ER_BAD_DB_ERROR:
+        return "the database and the user's grants are made by the deploy scripts (`make run`)";
+    default:
+        return "is it running? try `make status`";
+    }
+}
+
+static MYSQL *connect_to(const struct seckill_config *cfg, const char *database)
+{
+    MYSQL *conn = mysql_init(NULL);
+    unsigned protocol = MYSQL_PROTOCOL_TCP;
+    unsigned connect_timeout = 5, io_timeout = 300;
+
+    if (conn == NULL)
+        return NULL;
+    mysql_options(conn, MYSQL_OPT_PROTOCOL, &protocol);
+    mysql_options(conn, MYSQL_OPT_CONNECT_TIMEOUT, &connect_timeout);
+    mysql_options(conn, MYSQL_OPT_READ_TIMEOUT, &io_timeout);
+    mysql_options(conn, MYSQL_OPT_WRITE_TIMEOUT, &io_timeout);
+    mysql_options(conn, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+    mysql_real_connect(conn, cfg->mysql.host, cfg->mysql_user, cfg->mysql_password,
+                       database, cfg->mysql.port, NULL, 0);
+    return conn;
+}
+
+int db_open(struct db *db, const struct seckill_config *cfg, enum db_open_flags flags)
+{
+    unsigned code;
+
+    memset(db, 0, sizeof(*db));
+    snprintf(db->addr, sizeof(db->addr), "%s:%u", cfg->mysql.host, cfg->mysql.port);
+
+    db->conn = connect_to(cfg, cfg->mysql_database);
+    if (db->conn == NULL) {
+        snprintf(db->err, sizeof(db->err), "out of memory");
+        return -1;
+    }
+    code = mysql_errno(db->conn);
+    if (code == ER_BAD_DB_ERROR && (flags & DB_CREATE_DATABASE)) {
+        char sql[128];
+
+        mysql_close(db->conn);
+        db->conn = connect_to(cfg, NULL);
+        if (db->conn == NULL) {
+            snprintf(db->err, sizeof(db->err), "out of memory");
+            return -1;
+        }
+        code = mysql_errno(db->conn);
+        if (code == 0) {
+            /* mysql_database holds only [A-Za-z0-9_] (config.c). */
+            snprintf(sql, sizeof(sql), "CREATE DATABASE IF NOT EXISTS `%s` CHARACTER SET utf8mb4",
+                     cfg->mysql_database);
+            if (mysql_query(db->conn, sql) != 0 || mysql_select_db(db->conn, cfg->mysql_database) != 0) {
+                fail(db, "cannot create database");
+                mysql_close(db->conn);
+                db->conn = NULL;
+                return -1;
+            }
+            db->created_database = 1;
+        }
+    }
+    if (code != 0) {
+        snprintf(db->err, sizeof(db->err),
+                 "cannot connect to MariaDB at %s (user %s, database %s): %s — %s",
+                 db->addr, cfg->mysql_user, cfg->mysql_database,
+                 mysql_error(db->conn), connect_hint(code, cfg->path));
+        mysql_close(db->conn);
+        db->conn = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+void db_close(struct db *db)
+{
+    if (db->conn != NULL)
+        mysql_close(db->conn);
+    db->conn = NULL;
+}
+
+int db_create_schema(struct db *db, int *created)
+{
+    *created = 0;
+    for (size_t i = 0; i < sizeof(schema) / sizeof(schema[0]); i++) {
+        if (mysql_query(db->conn, schema[i]) != 0)
+            return fail(db, "cannot create the schema");
+        /* IF NOT EXISTS leaves a note (1050) when the table was there. */
+        if (mysql_warning_count(db->conn) == 0)
+            (*created)++;
+    }
+    return 0;
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+
+    if (s == NULL || *s == '-')
+        return -1;
+    errno = 0;
+    *out = strtoull(s, &end, 10);
+    return errno != 0 || end == s || *end != '\0' ? -1 : 0;
+}
+
+static int parse_i64(const char *s, int64_t *out)
+{
+    char *end;
+
+    if (s == NULL)
+        return -1;
+    errno = 0;
+    *out = strtoll(s, &end, 10);
+    return errno != 0 || end == s || *end != '\0' ? -1 : 0;
+}
+
+int db_count_courses(struct db *db, uint64_t *count)
+{
+    MYSQL_RES *res;
+    MYSQL_ROW row;
+    int rc = -1;
+
+    if (mysql_query(db->conn, "SELECT COUNT(*) FROM courses") != 0
+        || (res = mysql_store_result(db->conn)) == NULL)
+        return fail(db, "cannot count courses");
+    row = mysql_fetch_row(res);
+    if (row != NULL && parse_u64(row[0], count) == 0)
+        rc = 0;
+    else
+        snprintf(db->err, sizeof(db->err), "MariaDB at %s: COUNT(*) FROM courses gave no number", db->addr);
+    mysql_free_result(res);
+    return rc;
+}
+
+int db_insert_courses(struct db *db, const struct course *courses, size_t n)
+{
+    char escaped[2 * COURSE_NAME_MAX + 1], row[2 * COURSE_NAME_MAX + 128];
+    char *sql;
+    size_t cap = 64 + n * sizeof(row), len;
+
+    if (n == 0)
+        return 0;
+    sql = malloc(cap);
+    if (sql == NULL) {
+        snprintf(db->err, sizeof(db->err), "out of memory");
+        return -1;
+    }
+    /* INSERT IGNORE: two `init` at once must not fail on each other's rows. */
+    len = (size_t)snprintf(sql, cap, "INSERT IGNORE INTO courses (id, name, total, starts_at, ends_at) VALUES ");
+    for (size_t i = 0; i < n; i++) {
+        const struct course *c = &courses[i];
+
+        mysql_real_escape_string(db->conn, escaped, c->name, strlen(c->name));
+        len += (size_t)snprintf(sql + len, cap - len, "%s(%" PRIu64 ", '%s', %" PRIu32 ", %" PRId64 ", %" PRId64 ")",
+                                i ? ", " : "", c->id, escaped, c->total, c->starts_at, c->ends_at);
+    }
+    if (mysql_query(db->conn, sql) != 0) {
+        free(sql);
+        return fail(db, "cannot insert courses");
+    }
+    free(sql);
+    return 0;
+}
+
+int db_list_courses(struct db *db, struct course_orders **rows, size_t *n)
+{
+    MYSQL_RES *res;
+    MYSQL_ROW row;
+    struct course_orders *out;
+    size_t count, i = 0;
+
+    if (mysql_query(db->conn,
+                    "SELECT c.id, c.name, c.total, c.starts_at, c.ends_at,"
+                    " (SELECT COUNT(*) FROM orders o WHERE o.course_id = c.id)"
+                    " FROM courses c ORDER BY c.id") != 0
+        || (res = mysql_store_result(db->conn)) == NULL)
+        return fail(db, "cannot read courses");
+
+    count = (size_t)mysql_num_rows(res);
+    out = calloc(count ? count : 1, sizeof(*out));
+    if (out == NULL) {
+        mysql_free_result(res);
+        snprintf(db->err, sizeof(db->err), "out of memory");
+        return -1;
+    }
+    while ((row = mysql_fetch_row(res)) != NULL && i < count) {
+        struct course *c = &out[i].course;
+        unsigned long *lengths = mysql_fetch_lengths(res);
+        uint64_t total;
+
+        if (parse_u64(row[0], &c->id) != 0 || row[1] == NULL
+            || lengths[1] > COURSE_NAME_MAX
+            || parse_u64(row[2], &total) != 0 || total > UINT32_MAX
+            || parse_i64(row[3], &c->starts_at) != 0
+            || parse_i64(row[4], &c->ends_at) != 0
+            || parse_u64(row[5], &out[i].orders) != 0) {
+            snprintf(db->err, sizeof(db->err), "MariaDB at %s: unexpected row in courses (id %s)",
+                     db->addr, row[0] ? row[0] : "NULL");
+            free(out);
+            mysql_free_result(res);
+            return -1;
+        }
+        memcpy(c->name, row[1], lengths[1]);
+        c->name[lengths[1]] = '\0';
+        c->total = (uint32_t)total;
+        i++;
+    }
+    mysql_free_result(res);
+    *rows = out;
+    *n = i;
+    return 0;
+}
+
+int db_delete_orders(struct db *db, uint64_t *deleted)
+{
+    if (mysql_query(db->conn, "DELETE FROM orders") != 0)
+        return fail(db, "cannot delete orders");
+    *deleted = (uint64_t)mysql_affected_rows(db->conn);
+    return 0;
+}
