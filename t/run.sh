@@ -44,7 +44,9 @@ echo "== C unit tests"
 make -s -C "$top/consumer" BUILD="$top/build" test
 
 echo "== Test::Nginx suite"
-export TEST_NGINX_BINARY=/usr/sbin/nginx
+# Debian's nginx prints configuration errors to stderr; the wrapper sends
+# them to the servroot's error log, where must_die + error_log look.
+export TEST_NGINX_BINARY="$top/t/bin/nginx-errlog"
 export TEST_NGINX_PORT="$SECKILL_HTTP_PORT"
 export TEST_NGINX_SERVROOT="$SECKILL_RUN/servroot"
 export TEST_NGINX_LOAD_MODULES="$SECKILL_MODULE"

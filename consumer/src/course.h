@@ -1,5 +1,4 @@
-/* A course on sale and the arithmetic of its stock, shared by the CLI and the
- * daemon. */
+/* A course on sale, as the CLI and the daemon hold it. */
 #ifndef SECKILL_COURSE_H
 #define SECKILL_COURSE_H
 
@@ -15,10 +14,6 @@ struct course {
     int64_t starts_at;      /* sale window, Unix ms */
     int64_t ends_at;
 };
-
-/* Seats still on sale: total - orders persisted - reservations not yet
- * persisted, never below 0. */
-uint64_t stock_remaining(uint32_t total, uint64_t orders, uint64_t pending);
 
 /* Current time in Unix ms. */
 int64_t now_ms(void);

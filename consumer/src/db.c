@@ -39,19 +39,19 @@ static int fail(struct db *db, const char *what)
     return -1;
 }
 
-static const char *connect_hint(unsigned code, const char *conf)
+static void connect_hint(unsigned code, const char *conf, char *hint, size_t size)
 {
-    static char hint[PATH_MAX + 100];
-
     switch (code) {
     case ER_ACCESS_DENIED_ERROR:
-        snprintf(hint, sizeof(hint), "check mysql_user and mysql_password in %s", conf);
-        return hint;
+        snprintf(hint, size, "check mysql_user and mysql_password in %.300s", conf);
+        break;
     case ER_DBACCESS_DENIED_ERROR:
     case ER_BAD_DB_ERROR:
-        return "the database and the user's grants are made by the deploy scripts (`make run`)";
+        snprintf(hint, size, "the database and the user's grants are made by the deploy scripts (`make run`)");
+        break;
     default:
-        return "is it running? try `make status`";
+        snprintf(hint, size, "is it running? try `make status`");
+        break;
     }
 }
 
@@ -110,10 +110,13 @@ int db_open(struct db *db, const struct seckill_config *cfg, enum db_open_flags 
         }
     }
     if (code != 0) {
+        char hint[400];
+
+        connect_hint(code, cfg->path, hint, sizeof(hint));
         snprintf(db->err, sizeof(db->err),
                  "cannot connect to MariaDB at %s (user %s, database %s): %s — %s",
                  db->addr, cfg->mysql_user, cfg->mysql_database,
-                 mysql_error(db->conn), connect_hint(code, cfg->path));
+                 mysql_error(db->conn), hint);
         mysql_close(db->conn);
         db->conn = NULL;
         return -1;
@@ -163,29 +166,44 @@ static int parse_i64(const char *s, int64_t *out)
     return errno != 0 || end == s || *end != '\0' ? -1 : 0;
 }
 
-int db_count_courses(struct db *db, uint64_t *count)
+/* The number in the single-row, single-column answer to sql. */
+static int count_of(struct db *db, const char *sql, uint64_t *count)
 {
     MYSQL_RES *res;
     MYSQL_ROW row;
     int rc = -1;
 
-    if (mysql_query(db->conn, "SELECT COUNT(*) FROM courses") != 0
-        || (res = mysql_store_result(db->conn)) == NULL)
-        return fail(db, "cannot count courses");
+    if (mysql_query(db->conn, sql) != 0 || (res = mysql_store_result(db->conn)) == NULL)
+        return fail(db, sql);
     row = mysql_fetch_row(res);
     if (row != NULL && parse_u64(row[0], count) == 0)
         rc = 0;
     else
-        snprintf(db->err, sizeof(db->err), "MariaDB at %s: COUNT(*) FROM courses gave no number", db->addr);
+        snprintf(db->err, sizeof(db->err), "MariaDB at %s: %s: no number in the answer", db->addr, sql);
     mysql_free_result(res);
     return rc;
 }
 
+int db_count_courses(struct db *db, uint64_t *count)
+{
+    return count_of(db, "SELECT COUNT(*) FROM courses", count);
+}
+
+int db_count_orders(struct db *db, uint64_t course_id, uint64_t *count)
+{
+    char sql[96];
+
+    snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM orders WHERE course_id = %" PRIu64, course_id);
+    return count_of(db, sql, count);
+}
+
 int db_insert_courses(struct db *db, const struct course *courses, size_t n)
 {
-    char escaped[2 * COURSE_NAME_MAX + 1], row[2 * COURSE_NAME_MAX + 128];
+    /* A row: the escaped name (at most twice as long), four numbers, punctuation. */
+    enum { ROW_MAX = 2 * COURSE_NAME_MAX + 4 * 21 + 16 };
+    char escaped[2 * COURSE_NAME_MAX + 1];
     char *sql;
-    size_t cap = 64 + n * sizeof(row), len;
+    size_t cap = 128 + n * ROW_MAX, len;
 
     if (n == 0)
         return 0;

@@ -15,7 +15,7 @@ struct db {
     MYSQL *conn;
     char addr[300];             /* host:port, for messages */
     int created_database;       /* db_open() had to create it */
-    char err[1024];             /* why the last call failed */
+    char err[2048];             /* why the last call failed */
 };
 
 /* A course with the number of its orders persisted in MariaDB. */
@@ -41,6 +41,9 @@ int db_insert_courses(struct db *db, const struct course *courses, size_t n);
 
 /* Every course by id with its order count; free(*rows) when done. */
 int db_list_courses(struct db *db, struct course_orders **rows, size_t *n);
+
+/* Orders of one course persisted now. */
+int db_count_orders(struct db *db, uint64_t course_id, uint64_t *count);
 
 /* Deletes every order; *deleted is how many. */
 int db_delete_orders(struct db *db, uint64_t *deleted);

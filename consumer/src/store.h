@@ -14,7 +14,7 @@
 struct store {
     redisContext *rc;
     char addr[300];             /* host:port, for messages */
-    char err[1024];             /* why the last call failed */
+    char err[2048];             /* why the last call failed */
 };
 
 /* What store_wipe_courses() deleted. */
@@ -25,17 +25,40 @@ struct wipe_counts {
 int store_open(struct store *st, const struct seckill_config *cfg);
 void store_close(struct store *st);
 
-/* Writes the course hash from MariaDB's numbers and lists the course in
- * seckill:courses, atomically against concurrent reservations (WATCH on the
- * hash and the pending zset). *pending and *remaining are what was used. */
+/* The members of a course's pending zset at one moment (see store_load_course). */
+struct pending_snapshot {
+    redisReply *members;
+};
+
+/* What store_load_course() counted and wrote. */
+struct load_result {
+    uint64_t pending;       /* reservations pending now */
+    uint64_t gone;          /* in the snapshot, no longer pending */
+    uint64_t remaining;
+};
+
+int store_pending_snapshot(struct store *st, uint64_t course_id,
+                           struct pending_snapshot *snap);
+void store_snapshot_free(struct pending_snapshot *snap);
+
+/* Writes the course hash with remaining = total - orders - pending - gone
+ * (never below 0), in one atomic step with counting the pending
+ * reservations, then lists the course in seckill:courses.
+ *
+ * Why the snapshot: the consumer takes a user out of the pending zset only
+ * after committing the order. An order committed after MariaDB's count and
+ * confirmed before the script would be counted in neither; taken before the
+ * count, the snapshot names it, and the script counts every snapshot member
+ * that left the zset as sold. On a quiet sale the result is exact; under
+ * traffic it can only err toward fewer seats (released reservations, orders
+ * counted twice), never toward selling a seat twice. */
 int store_load_course(struct store *st, const struct course *c, uint64_t orders,
-                      uint64_t *pending, uint64_t *remaining);
+                      const struct pending_snapshot *snap, struct load_result *out);
 
-/* The course ids listed in seckill:courses; free(*ids) when done. */
-int store_listed_courses(struct store *st, uint64_t **ids, size_t *n);
-
-/* Takes a course off sale: out of seckill:courses, its hash deleted. */
-int store_unlist_course(struct store *st, uint64_t course_id);
+/* Takes off sale every course listed in seckill:courses but not in keep
+ * (sorted ids): unlisted and its hash deleted. *removed counts them. */
+int store_unlist_others(struct store *st, const uint64_t *keep, size_t n,
+                        uint64_t *removed);
 
 /* Deletes every per-course key (seckill:{c<id>}...) of every course. */
 int store_wipe_courses(struct store *st, struct wipe_counts *counts);

@@ -1,0 +1,359 @@
+/* The admin commands' Redis side, over hiredis' synchronous API (store.h). */
+#include "store.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ids.h"
+#include "keys.h"
+
+/* Rewrites a course hash in one atomic step, so that no reader sees it half
+ * written and no reservation slips between counting the pending ones and
+ * setting remaining. DEL first: the hash holds exactly the fields of the
+ * contract. Pending snapshot and arithmetic: store.h.
+ * KEYS: course hash, pending zset.
+ * ARGV: name, total, orders, starts_at, ends_at, then the snapshot's members.
+ * Returns {pending, gone, remaining}. */
+static const char load_script[] =
+    "local pending = redis.call('ZCARD', KEYS[2]) "
+    "local gone = 0 "
+    "for i = 6, #ARGV do "
+    "  if not redis.call('ZSCORE', KEYS[2], ARGV[i]) then gone = gone + 1 end "
+    "end "
+    "local remaining = tonumber(ARGV[2]) - tonumber(ARGV[3]) - pending - gone "
+    "if remaining < 0 then remaining = 0 end "
+    "redis.call('DEL', KEYS[1]) "
+    "redis.call('HSET', KEYS[1], 'name', ARGV[1], 'total', ARGV[2], "
+    "'remaining', remaining, 'starts_at', ARGV[4], 'ends_at', ARGV[5]) "
+    "return {pending, gone, remaining}";
+
+#define LOAD_FIXED_ARGS 10      /* EVAL script 2 hash pending + 5 ARGV */
+#define SCAN_COUNT "1000"
+
+static int io_error(struct store *st, const char *what)
+{
+    snprintf(st->err, sizeof(st->err), "Redis at %s: %s: %s", st->addr, what,
+             st->rc->errstr[0] ? st->rc->errstr : "connection lost");
+    return -1;
+}
+
+/* The reply to one command, or NULL with st->err set (also on an error reply). */
+static redisReply *reply_of(struct store *st, redisReply *reply, const char *what)
+{
+    if (reply == NULL) {
+        io_error(st, what);
+        return NULL;
+    }
+    if (reply->type == REDIS_REPLY_ERROR) {
+        snprintf(st->err, sizeof(st->err), "Redis at %s: %s: %s", st->addr, what, reply->str);
+        freeReplyObject(reply);
+        return NULL;
+    }
+    return reply;
+}
+
+static redisReply *command(struct store *st, const char *what, const char *fmt, ...)
+{
+    va_list ap;
+    redisReply *reply;
+
+    va_start(ap, fmt);
+    reply = redisvCommand(st->rc, fmt, ap);
+    va_end(ap);
+    return reply_of(st, reply, what);
+}
+
+int store_open(struct store *st, const struct seckill_config *cfg)
+{
+    struct timeval connect_timeout = { 3, 0 }, io_timeout = { 10, 0 };
+    redisReply *reply;
+
+    memset(st, 0, sizeof(*st));
+    snprintf(st->addr, sizeof(st->addr), "%s:%u", cfg->redis.host, cfg->redis.port);
+    st->rc = redisConnectWithTimeout(cfg->redis.host, cfg->redis.port, connect_timeout);
+    if (st->rc == NULL || st->rc->err) {
+        snprintf(st->err, sizeof(st->err),
+                 "cannot connect to Redis at %s: %s — is it running? try `make status`",
+                 st->addr, st->rc ? st->rc->errstr : "out of memory");
+        store_close(st);
+        return -1;
+    }
+    redisSetTimeout(st->rc, io_timeout);
+
+    /* Connecting is not enough: a loading or password-protected server says
+     * so only when asked something. */
+    reply = redisCommand(st->rc, "PING");
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+        snprintf(st->err, sizeof(st->err), "Redis at %s does not answer PING: %s — try `make status`",
+                 st->addr, reply ? reply->str : st->rc->errstr);
+        if (reply != NULL)
+            freeReplyObject(reply);
+        store_close(st);
+        return -1;
+    }
+    freeReplyObject(reply);
+    return 0;
+}
+
+void store_close(struct store *st)
+{
+    if (st->rc != NULL)
+        redisFree(st->rc);
+    st->rc = NULL;
+}
+
+int store_pending_snapshot(struct store *st, uint64_t course_id,
+                           struct pending_snapshot *snap)
+{
+    char pend[KEY_MAX];
+
+    key_pending(pend, course_id);
+    snap->members = command(st, "ZRANGE pending", "ZRANGE %s 0 -1", pend);
+    if (snap->members == NULL)
+        return -1;
+    if (snap->members->type != REDIS_REPLY_ARRAY) {
+        snprintf(st->err, sizeof(st->err), "Redis at %s: %s: ZRANGE gave no list", st->addr, pend);
+        store_snapshot_free(snap);
+        return -1;
+    }
+    return 0;
+}
+
+void store_snapshot_free(struct pending_snapshot *snap)
+{
+    if (snap->members != NULL)
+        freeReplyObject(snap->members);
+    snap->members = NULL;
+}
+
+int store_load_course(struct store *st, const struct course *c, uint64_t orders,
+                      const struct pending_snapshot *snap, struct load_result *out)
+{
+    char hash[KEY_MAX], pend[KEY_MAX], total[24], count[24], starts[24], ends[24];
+    size_t argc = LOAD_FIXED_ARGS + snap->members->elements;
+    const char **argv = malloc(argc * sizeof(*argv));
+    size_t *argvlen = malloc(argc * sizeof(*argvlen));
+    redisReply *reply;
+
+    if (argv == NULL || argvlen == NULL) {
+        free(argv);
+        free(argvlen);
+        snprintf(st->err, sizeof(st->err), "out of memory");
+        return -1;
+    }
+    key_course(hash, c->id);
+    key_pending(pend, c->id);
+    snprintf(total, sizeof(total), "%" PRIu32, c->total);
+    snprintf(count, sizeof(count), "%" PRIu64, orders);
+    snprintf(starts, sizeof(starts), "%" PRId64, c->starts_at);
+    snprintf(ends, sizeof(ends), "%" PRId64, c->ends_at);
+    {
+        const char *fixed[LOAD_FIXED_ARGS] = {
+            "EVAL", load_script, "2", hash, pend, c->name, total, count, starts, ends
+        };
+
+        for (size_t i = 0; i < LOAD_FIXED_ARGS; i++) {
+            argv[i] = fixed[i];
+            argvlen[i] = strlen(fixed[i]);
+        }
+    }
+    for (size_t i = 0; i < snap->members->elements; i++) {
+        argv[LOAD_FIXED_ARGS + i] = snap->members->element[i]->str;
+        argvlen[LOAD_FIXED_ARGS + i] = snap->members->element[i]->len;
+    }
+    reply = reply_of(st, redisCommandArgv(st->rc, (int)argc, argv, argvlen), "loading a course");
+    free(argv);
+    free(argvlen);
+    if (reply == NULL)
+        return -1;
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3
+        || reply->element[0]->type != REDIS_REPLY_INTEGER
+        || reply->element[1]->type != REDIS_REPLY_INTEGER
+        || reply->element[2]->type != REDIS_REPLY_INTEGER) {
+        snprintf(st->err, sizeof(st->err), "Redis at %s: unexpected reply to the load script", st->addr);
+        freeReplyObject(reply);
+        return -1;
+    }
+    out->pending = (uint64_t)reply->element[0]->integer;
+    out->gone = (uint64_t)reply->element[1]->integer;
+    out->remaining = (uint64_t)reply->element[2]->integer;
+    freeReplyObject(reply);
+
+    /* Listed only once its hash is whole; apart from the script since
+     * seckill:courses lives in another Redis Cluster slot. */
+    if ((reply = command(st, "ZADD " KEY_COURSES, "ZADD %s %" PRIu64 " %" PRIu64,
+                         KEY_COURSES, c->id, c->id)) == NULL)
+        return -1;
+    freeReplyObject(reply);
+    return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+int store_unlist_others(struct store *st, const uint64_t *keep, size_t n,
+                        uint64_t *removed)
+{
+    redisReply *list, *reply;
+
+    *removed = 0;
+    if ((list = command(st, "ZRANGE " KEY_COURSES, "ZRANGE %s 0 -1", KEY_COURSES)) == NULL)
+        return -1;
+    for (size_t i = 0; i < list->elements; i++) {
+        redisReply *member = list->element[i];
+        uint64_t id;
+        int is_id = parse_id(member->str, member->len, &id) == 0;
+        char hash[KEY_MAX];
+
+        if (is_id && bsearch(&id, keep, n, sizeof(*keep), cmp_u64) != NULL)
+            continue;
+        reply = command(st, "ZREM " KEY_COURSES, "ZREM %s %b", KEY_COURSES, member->str, member->len);
+        if (reply == NULL)
+            goto fail;
+        freeReplyObject(reply);
+        if (is_id) {
+            key_course(hash, id);
+            if ((reply = command(st, "DEL", "DEL %s", hash)) == NULL)
+                goto fail;
+            freeReplyObject(reply);
+        }
+        (*removed)++;
+    }
+    freeReplyObject(list);
+    return 0;
+
+fail:
+    freeReplyObject(list);
+    return -1;
+}
+
+static void count_kind(struct wipe_counts *counts, enum key_kind kind)
+{
+    switch (kind) {
+    case KEY_COURSE:       counts->hashes++; break;
+    case KEY_PENDING:      counts->pending_sets++; break;
+    case KEY_USER:         counts->user_keys++; break;
+    case KEY_COURSE_OTHER: counts->other_keys++; break;
+    case KEY_NOT_COURSE:   break;
+    }
+}
+
+int store_wipe_courses(struct store *st, struct wipe_counts *counts)
+{
+    char cursor[32] = "0";
+    redisReply *scan = NULL, *reply;
+    const char **argv = NULL;
+    size_t *argvlen = NULL;
+
+    memset(counts, 0, sizeof(*counts));
+    do {
+        redisReply *keys;
+        int argc = 1;
+
+        scan = command(st, "SCAN", "SCAN %s MATCH %s COUNT " SCAN_COUNT, cursor, KEY_ANY_COURSE_PATTERN);
+        if (scan == NULL)
+            goto fail;
+        if (scan->type != REDIS_REPLY_ARRAY || scan->elements != 2
+            || scan->element[0]->len >= sizeof(cursor)) {
+            snprintf(st->err, sizeof(st->err), "Redis at %s: SCAN: unexpected reply", st->addr);
+            goto fail;
+        }
+        memcpy(cursor, scan->element[0]->str, scan->element[0]->len + 1);
+        keys = scan->element[1];
+
+        free(argv);
+        free(argvlen);
+        argv = malloc((keys->elements + 1) * sizeof(*argv));
+        argvlen = malloc((keys->elements + 1) * sizeof(*argvlen));
+        if (argv == NULL || argvlen == NULL) {
+            snprintf(st->err, sizeof(st->err), "out of memory");
+            goto fail;
+        }
+        argv[0] = "DEL";
+        argvlen[0] = 3;
+        for (size_t i = 0; i < keys->elements; i++) {
+            uint64_t course_id;
+            enum key_kind kind = key_classify(keys->element[i]->str, keys->element[i]->len, &course_id);
+
+            if (kind == KEY_NOT_COURSE)
+                continue;
+            count_kind(counts, kind);
+            argv[argc] = keys->element[i]->str;
+            argvlen[argc] = keys->element[i]->len;
+            argc++;
+        }
+        if (argc > 1) {
+            reply = reply_of(st, redisCommandArgv(st->rc, argc, argv, argvlen), "DEL");
+            if (reply == NULL)
+                goto fail;
+            freeReplyObject(reply);
+        }
+        freeReplyObject(scan);
+        scan = NULL;
+    } while (strcmp(cursor, "0") != 0);
+
+    free(argv);
+    free(argvlen);
+    return 0;
+
+fail:
+    if (scan != NULL)
+        freeReplyObject(scan);
+    free(argv);
+    free(argvlen);
+    return -1;
+}
+
+int store_course_stock(struct store *st, uint64_t course_id,
+                       int64_t *remaining, uint64_t *pending)
+{
+    char hash[KEY_MAX], pend[KEY_MAX];
+    redisReply *hget = NULL, *zcard = NULL;
+    int rc = -1;
+
+    key_course(hash, course_id);
+    key_pending(pend, course_id);
+    redisAppendCommand(st->rc, "HGET %s remaining", hash);
+    redisAppendCommand(st->rc, "ZCARD %s", pend);
+    /* Both replies first, so that the connection stays in step on errors. */
+    if (redisGetReply(st->rc, (void **)&hget) != REDIS_OK
+        || redisGetReply(st->rc, (void **)&zcard) != REDIS_OK) {
+        io_error(st, "HGET remaining, ZCARD pending");
+        goto done;
+    }
+    if (hget->type == REDIS_REPLY_ERROR || zcard->type == REDIS_REPLY_ERROR) {
+        snprintf(st->err, sizeof(st->err), "Redis at %s: course %" PRIu64 ": %s", st->addr, course_id,
+                 hget->type == REDIS_REPLY_ERROR ? hget->str : zcard->str);
+        goto done;
+    }
+    *pending = (uint64_t)zcard->integer;
+    if (hget->type == REDIS_REPLY_NIL) {
+        *remaining = -1;
+    } else {
+        char *end;
+
+        errno = 0;
+        *remaining = strtoll(hget->str, &end, 10);
+        if (errno != 0 || end == hget->str || *end != '\0') {
+            snprintf(st->err, sizeof(st->err), "Redis at %s: %s remaining = '%.40s' is not a number",
+                     st->addr, hash, hget->str);
+            goto done;
+        }
+    }
+    rc = 0;
+
+done:
+    if (hget != NULL)
+        freeReplyObject(hget);
+    if (zcard != NULL)
+        freeReplyObject(zcard);
+    return rc;
+}

@@ -1,0 +1,251 @@
+/* Reading consumer.conf (config.c). */
+#include "config.h"
+#include "unit.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static struct seckill_config cfg;
+static char err[1024];
+
+/* Defaults, then text; returns what config_parse returns. */
+static int parse(const char *text)
+{
+    config_defaults(&cfg);
+    err[0] = '\0';
+    return config_parse(&cfg, text, "consumer.conf", err, sizeof(err));
+}
+
+static void defaults_are_the_local_stack(void)
+{
+    config_defaults(&cfg);
+    CHECK_STR(cfg.mysql.host, "127.0.0.1");
+    CHECK(cfg.mysql.port == 3306);
+    CHECK_STR(cfg.mysql_user, "seckill");
+    CHECK_STR(cfg.mysql_password, "seckill");
+    CHECK_STR(cfg.mysql_database, "seckill");
+    CHECK(cfg.redis.port == 6379);
+    CHECK_STR(cfg.kafka_brokers, "127.0.0.1:9092");
+    CHECK_STR(cfg.topic, "seckill.orders");
+    CHECK_STR(cfg.dlq_topic, "seckill.orders.dlq");
+    CHECK(cfg.topic_partitions == 6);
+    CHECK_STR(cfg.group_id, "seckill-consumer");
+    CHECK(cfg.batch_size == 1000);
+    CHECK(cfg.batch_ms == 20);
+    CHECK_STR(cfg.log_file, "log/consumer.log");
+}
+
+static void every_key_of_the_contract_is_read(void)
+{
+    CHECK(parse("mysql = 10.0.0.1:13306\n"
+                "mysql_user = u\n"
+                "mysql_password = p\n"
+                "mysql_database = shop_2\n"
+                "redis = redis.local:16379\n"
+                "kafka_brokers = k1:19092,k2:19092\n"
+                "topic = t.orders\n"
+                "dlq_topic = t.dlq\n"
+                "topic_partitions = 12\n"
+                "group_id = g\n"
+                "batch_size = 500\n"
+                "batch_ms = 0\n"
+                "log_file = /var/log/c.log\n") == 0);
+    CHECK_STR(err, "");
+    CHECK_STR(cfg.mysql.host, "10.0.0.1");
+    CHECK(cfg.mysql.port == 13306);
+    CHECK_STR(cfg.mysql_user, "u");
+    CHECK_STR(cfg.mysql_password, "p");
+    CHECK_STR(cfg.mysql_database, "shop_2");
+    CHECK_STR(cfg.redis.host, "redis.local");
+    CHECK(cfg.redis.port == 16379);
+    CHECK_STR(cfg.kafka_brokers, "k1:19092,k2:19092");
+    CHECK_STR(cfg.topic, "t.orders");
+    CHECK_STR(cfg.dlq_topic, "t.dlq");
+    CHECK(cfg.topic_partitions == 12);
+    CHECK_STR(cfg.group_id, "g");
+    CHECK(cfg.batch_size == 500);
+    CHECK(cfg.batch_ms == 0);
+    CHECK_STR(cfg.log_file, "/var/log/c.log");
+}
+
+static void keys_not_in_the_file_keep_their_default(void)
+{
+    CHECK(parse("redis = 127.0.0.1:16379\n") == 0);
+    CHECK(cfg.redis.port == 16379);
+    CHECK(cfg.mysql.port == 3306);
+    CHECK(parse("") == 0);
+}
+
+static void comments_blank_lines_spaces_and_crlf_are_ignored(void)
+{
+    CHECK(parse("# the local stack\r\n"
+                "\r\n"
+                "   # indented comment\n"
+                "\tbatch_ms=5   # milliseconds\r\n"
+                "batch_size   =   7\n"
+                "group_id = g1\t\n") == 0);
+    CHECK_STR(err, "");
+    CHECK(cfg.batch_ms == 5);
+    CHECK(cfg.batch_size == 7);
+    CHECK_STR(cfg.group_id, "g1");
+}
+
+static void a_hash_inside_a_value_is_kept(void)
+{
+    CHECK(parse("mysql_password = pa#ss=word # comment\n") == 0);
+    CHECK_STR(cfg.mysql_password, "pa#ss=word");
+}
+
+static void the_password_alone_may_be_empty(void)
+{
+    CHECK(parse("mysql_password =\n") == 0);
+    CHECK_STR(cfg.mysql_password, "");
+    CHECK(parse("\n\nmysql_user =\n") != 0);
+    CHECK_STR(err, "consumer.conf:3: mysql_user = '': empty value");
+}
+
+static void an_unknown_key_is_named_with_its_line(void)
+{
+    CHECK(parse("# comment\nmysql = 127.0.0.1:3306\nfoo = bar\n") != 0);
+    CHECK_STR(err, "consumer.conf:3: unknown key 'foo'");
+}
+
+static void a_key_set_twice_is_an_error(void)
+{
+    CHECK(parse("batch_ms = 1\nbatch_ms = 2\n") != 0);
+    CHECK_STR(err, "consumer.conf:2: key 'batch_ms' set again (first set on line 1)");
+}
+
+static void a_line_without_equals_is_an_error(void)
+{
+    CHECK(parse("redis 127.0.0.1:6379\n") != 0);
+    CHECK_STR(err, "consumer.conf:1: expected 'key = value', got 'redis 127.0.0.1:6379'");
+}
+
+static void endpoints_need_a_host_and_a_valid_port(void)
+{
+    CHECK(parse("redis = [::1]:6380\n") == 0);
+    CHECK_STR(cfg.redis.host, "::1");
+    CHECK(cfg.redis.port == 6380);
+
+    CHECK(parse("mysql = 127.0.0.1\n") != 0);
+    CHECK_STR(err, "consumer.conf:1: mysql = '127.0.0.1': expected host:port with a port from 1 to 65535");
+    CHECK(parse("mysql = :3306\n") != 0);
+    CHECK(parse("mysql = host:0\n") != 0);
+    CHECK(parse("mysql = host:65536\n") != 0);
+    CHECK(parse("mysql = host:33x\n") != 0);
+    CHECK(parse("mysql = host:-1\n") != 0);
+    CHECK(parse("redis = [::1]6380\n") != 0);
+}
+
+static void numbers_must_be_whole_and_in_range(void)
+{
+    CHECK(parse("topic_partitions = 0\n") != 0);
+    CHECK_STR(err, "consumer.conf:1: topic_partitions = '0': expected a whole number from 1 to 10000");
+    CHECK(parse("batch_size = 10k\n") != 0);
+    CHECK(parse("batch_size = -5\n") != 0);
+    CHECK(parse("batch_size = 99999999999999999999\n") != 0);
+    CHECK(parse("batch_ms = 60001\n") != 0);
+    CHECK(parse("batch_ms = 60000\n") == 0 && cfg.batch_ms == 60000);
+}
+
+static void names_are_checked(void)
+{
+    CHECK(parse("topic = orders/new\n") != 0);
+    CHECK_STR(err, "consumer.conf:1: topic = 'orders/new': a Kafka topic name uses only letters, digits, '.', '_' and '-'");
+    CHECK(parse("dlq_topic = ..\n") != 0);
+    CHECK(parse("mysql_database = seckill; DROP\n") != 0);
+    CHECK_STR(err, "consumer.conf:1: mysql_database = 'seckill; DROP': use only letters, digits and '_'");
+}
+
+static void a_bad_password_is_not_echoed(void)
+{
+    char text[400];
+
+    snprintf(text, sizeof(text), "mysql_password = %0300d\n", 1);
+    CHECK(parse(text) != 0);
+    CHECK_STR(err, "consumer.conf:1: mysql_password = '***': longer than 255 bytes");
+}
+
+static void the_dead_letter_topic_must_differ(void)
+{
+    CHECK(parse("dlq_topic = seckill.orders\n") != 0);
+    CHECK_STR(err, "consumer.conf: topic and dlq_topic are both 'seckill.orders'; the dead letters need a topic of their own");
+}
+
+static void relative_paths_start_at_the_config_file(void)
+{
+    char out[64];
+
+    CHECK(config_relative_path("run/conf/consumer.conf", "log/c.log", out, sizeof(out)) == 0);
+    CHECK_STR(out, "run/conf/log/c.log");
+    CHECK(config_relative_path("consumer.conf", "log/c.log", out, sizeof(out)) == 0);
+    CHECK_STR(out, "log/c.log");
+    CHECK(config_relative_path("/etc/consumer.conf", "/var/log/c.log", out, sizeof(out)) == 0);
+    CHECK_STR(out, "/var/log/c.log");
+    CHECK(config_relative_path("/etc/consumer.conf", "a-very-long-name-that-does-not-fit-in-the-buffer.log",
+                               out, 16) != 0);
+}
+
+static void loading_a_file_makes_the_log_path_absolute(void)
+{
+    char dir[] = "/tmp/seckill-unit-XXXXXX", path[128], want[160];
+    FILE *f;
+
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof(path), "%s/consumer.conf", dir);
+    f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f == NULL)
+        return;
+    fputs("log_file = ../log/consumer.log\nbatch_ms = 3\n", f);
+    fclose(f);
+
+    CHECK(config_load(&cfg, path, err, sizeof(err)) == 0);
+    snprintf(want, sizeof(want), "%s/../log/consumer.log", dir);
+    CHECK_STR(cfg.log_file, want);
+    CHECK_STR(cfg.path, path);
+    CHECK(cfg.batch_ms == 3);
+    unlink(path);
+    rmdir(dir);
+}
+
+static void a_missing_file_is_named(void)
+{
+    CHECK(config_load(&cfg, "/nonexistent/consumer.conf", err, sizeof(err)) != 0);
+    CHECK_STR(err, "cannot open config file /nonexistent/consumer.conf: No such file or directory");
+}
+
+static void the_default_path_follows_seckill_conf(void)
+{
+    unsetenv("SECKILL_CONF");
+    CHECK_STR(config_default_path(), "conf/consumer.conf");
+    setenv("SECKILL_CONF", "", 1);
+    CHECK_STR(config_default_path(), "conf/consumer.conf");
+    setenv("SECKILL_CONF", "/x/c.conf", 1);
+    CHECK_STR(config_default_path(), "/x/c.conf");
+    unsetenv("SECKILL_CONF");
+}
+
+void suite_config(void)
+{
+    UNIT_RUN(defaults_are_the_local_stack);
+    UNIT_RUN(every_key_of_the_contract_is_read);
+    UNIT_RUN(keys_not_in_the_file_keep_their_default);
+    UNIT_RUN(comments_blank_lines_spaces_and_crlf_are_ignored);
+    UNIT_RUN(a_hash_inside_a_value_is_kept);
+    UNIT_RUN(the_password_alone_may_be_empty);
+    UNIT_RUN(an_unknown_key_is_named_with_its_line);
+    UNIT_RUN(a_key_set_twice_is_an_error);
+    UNIT_RUN(a_line_without_equals_is_an_error);
+    UNIT_RUN(endpoints_need_a_host_and_a_valid_port);
+    UNIT_RUN(numbers_must_be_whole_and_in_range);
+    UNIT_RUN(names_are_checked);
+    UNIT_RUN(a_bad_password_is_not_echoed);
+    UNIT_RUN(the_dead_letter_topic_must_differ);
+    UNIT_RUN(relative_paths_start_at_the_config_file);
+    UNIT_RUN(loading_a_file_makes_the_log_path_absolute);
+    UNIT_RUN(a_missing_file_is_named);
+    UNIT_RUN(the_default_path_follows_seckill_conf);
+}

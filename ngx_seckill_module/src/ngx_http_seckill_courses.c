@@ -1,0 +1,562 @@
+
+/*
+ * GET /api/courses: the catalogue as the page shows it, read from Redis
+ * without blocking the worker.  ZRANGE seckill:courses lists the ids, then
+ * one HMGET per course is pipelined on the worker's connection.
+ *
+ * The request is suspended while Redis answers.  Replies may come after the
+ * request is gone (timed out, connection closed), so the state they need
+ * lives in a heap context that the request only borrows: the request pool
+ * cleanup detaches it, and the last reply frees it.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_seckill_module.h"
+#include "ngx_http_seckill_json.h"
+
+
+/* the HMGET fields, in order */
+#define NGX_HTTP_SECKILL_COURSE_FIELDS                                        \
+    "name total remaining starts_at ends_at"
+
+
+typedef struct {
+    int64_t                      id;
+    ngx_str_t                    name;
+    int64_t                      total;
+    int64_t                      remaining;
+    int64_t                      starts_at;
+    int64_t                      ends_at;
+    unsigned                     listed:1;
+} ngx_http_seckill_course_t;
+
+
+typedef struct {
+    ngx_http_request_t          *request;    /* NULL once it is gone */
+    ngx_event_t                  timer;
+    ngx_uint_t                   pending;    /* replies still to come */
+    ngx_uint_t                   received;   /* HMGET replies so far */
+    ngx_uint_t                   ncourses;
+    ngx_http_seckill_course_t   *courses;    /* in the request pool */
+    unsigned                     done:1;     /* answered */
+} ngx_http_seckill_courses_ctx_t;
+
+
+static void ngx_http_seckill_courses_list(redisReply *reply, void *data);
+static void ngx_http_seckill_courses_course(redisReply *reply, void *data);
+static ngx_http_request_t *ngx_http_seckill_courses_reply(
+    ngx_http_seckill_courses_ctx_t *ctx);
+static const char *ngx_http_seckill_courses_check(ngx_http_request_t *r,
+    redisReply *reply, int type, size_t elements);
+static void ngx_http_seckill_courses_parse(ngx_http_request_t *r,
+    ngx_http_seckill_course_t *course, redisReply *reply);
+static ngx_int_t ngx_http_seckill_courses_send(ngx_http_request_t *r,
+    ngx_http_seckill_courses_ctx_t *ctx);
+static void ngx_http_seckill_courses_finish(
+    ngx_http_seckill_courses_ctx_t *ctx, ngx_int_t rc);
+static ngx_int_t ngx_http_seckill_courses_unavailable(ngx_http_request_t *r,
+    const char *text);
+static void ngx_http_seckill_courses_timeout(ngx_event_t *ev);
+static void ngx_http_seckill_courses_cleanup(void *data);
+static ngx_int_t ngx_http_seckill_courses_cmp(const void *one,
+    const void *two);
+static ngx_uint_t ngx_http_seckill_utf8_valid(u_char *p, size_t len);
+
+
+ngx_int_t
+ngx_http_seckill_courses_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                        rc;
+    ngx_pool_cleanup_t              *cln;
+    ngx_http_seckill_main_conf_t    *smcf;
+    ngx_http_seckill_courses_ctx_t  *ctx;
+
+    static ngx_str_t  allow_key = ngx_string("Allow");
+    static ngx_str_t  allow_value = ngx_string("GET, HEAD");
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        if (ngx_http_seckill_add_header(r, &allow_key, &allow_value)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        return ngx_http_seckill_json_error(r, NGX_HTTP_NOT_ALLOWED,
+                                           "method_not_allowed",
+                                           "only GET and HEAD are allowed "
+                                           "here");
+    }
+
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_seckill_module);
+
+    ctx = ngx_alloc(sizeof(ngx_http_seckill_courses_ctx_t),
+                    r->connection->log);
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(ctx, sizeof(ngx_http_seckill_courses_ctx_t));
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        ngx_free(ctx);
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_seckill_redis_command(ngx_http_seckill_courses_list, ctx,
+                                       "ZRANGE %s 0 -1",
+                                       NGX_HTTP_SECKILL_COURSES_KEY)
+        != NGX_OK)
+    {
+        ngx_free(ctx);
+        return ngx_http_seckill_courses_unavailable(r,
+                                                    "redis is not connected");
+    }
+
+    ctx->request = r;
+    ctx->pending = 1;
+
+    cln->handler = ngx_http_seckill_courses_cleanup;
+    cln->data = ctx;
+
+    ctx->timer.handler = ngx_http_seckill_courses_timeout;
+    ctx->timer.data = ctx;
+    ctx->timer.log = r->connection->log;
+
+    ngx_add_timer(&ctx->timer, smcf->redis.timeout);
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_seckill_courses_list(redisReply *reply, void *data)
+{
+    ngx_http_seckill_courses_ctx_t *ctx = data;
+
+    u_char                      *p, key[sizeof("seckill:{c}") + NGX_INT64_LEN];
+    off_t                        id;
+    size_t                       i;
+    redisReply                  *el;
+    const char                  *err;
+    ngx_uint_t                   n;
+    ngx_http_request_t          *r;
+    ngx_http_seckill_course_t   *course;
+
+    r = ngx_http_seckill_courses_reply(ctx);
+    if (r == NULL) {
+        return;
+    }
+
+    err = ngx_http_seckill_courses_check(r, reply, REDIS_REPLY_ARRAY, 0);
+    if (err) {
+        ngx_http_seckill_courses_finish(ctx,
+                        ngx_http_seckill_courses_unavailable(r, err));
+        return;
+    }
+
+    if (reply->elements) {
+        ctx->courses = ngx_pcalloc(r->pool, reply->elements
+                                            * sizeof(ngx_http_seckill_course_t));
+        if (ctx->courses == NULL) {
+            ngx_http_seckill_courses_finish(ctx, NGX_ERROR);
+            return;
+        }
+    }
+
+    n = 0;
+
+    for (i = 0; i < reply->elements; i++) {
+        el = reply->element[i];
+
+        id = (el->type == REDIS_REPLY_STRING)
+             ? ngx_atoof((u_char *) el->str, el->len) : NGX_ERROR;
+
+        if (id < 1 || id > NGX_HTTP_SECKILL_MAX_ID) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "\"%s\" has a member that is not a course id, "
+                          "ignored", NGX_HTTP_SECKILL_COURSES_KEY);
+            continue;
+        }
+
+        ctx->courses[n++].id = id;
+    }
+
+    ctx->ncourses = n;
+
+    if (n == 0) {
+        ngx_http_seckill_courses_finish(ctx,
+                                    ngx_http_seckill_courses_send(r, ctx));
+        return;
+    }
+
+    /* the zset's scores are the ids, but the answer's order must not
+     * depend on whoever wrote them */
+
+    ngx_sort(ctx->courses, n, sizeof(ngx_http_seckill_course_t),
+             ngx_http_seckill_courses_cmp);
+
+    for (i = 0; i < n; i++) {
+        course = &ctx->courses[i];
+
+        p = ngx_sprintf(key, "seckill:{c%L}", course->id);
+
+        if (ngx_http_seckill_redis_command(ngx_http_seckill_courses_course,
+                                           ctx, "HMGET %b "
+                                           NGX_HTTP_SECKILL_COURSE_FIELDS,
+                                           key, (size_t) (p - key))
+            != NGX_OK)
+        {
+            /* the commands already queued are counted in ctx->pending */
+            ngx_http_seckill_courses_finish(ctx,
+                ngx_http_seckill_courses_unavailable(r,
+                                                     "redis is not connected"));
+            return;
+        }
+
+        ctx->pending++;
+    }
+}
+
+
+static void
+ngx_http_seckill_courses_course(redisReply *reply, void *data)
+{
+    ngx_http_seckill_courses_ctx_t *ctx = data;
+
+    const char          *err;
+    ngx_uint_t           i;
+    ngx_http_request_t  *r;
+
+    /* replies come in the order of the commands */
+    i = ctx->received++;
+
+    r = ngx_http_seckill_courses_reply(ctx);
+    if (r == NULL) {
+        return;
+    }
+
+    err = ngx_http_seckill_courses_check(r, reply, REDIS_REPLY_ARRAY, 5);
+    if (err) {
+        ngx_http_seckill_courses_finish(ctx,
+                        ngx_http_seckill_courses_unavailable(r, err));
+        return;
+    }
+
+    ngx_http_seckill_courses_parse(r, &ctx->courses[i], reply);
+
+    if (ctx->pending == 0) {
+        ngx_http_seckill_courses_finish(ctx,
+                                    ngx_http_seckill_courses_send(r, ctx));
+    }
+}
+
+
+/*
+ * Counts one reply in.  Returns the request to answer, or NULL when there
+ * is none any more: answered already, or gone, in which case the last
+ * reply frees the context.
+ */
+
+static ngx_http_request_t *
+ngx_http_seckill_courses_reply(ngx_http_seckill_courses_ctx_t *ctx)
+{
+    ctx->pending--;
+
+    if (ctx->request == NULL) {
+        if (ctx->pending == 0) {
+            ngx_free(ctx);
+        }
+
+        return NULL;
+    }
+
+    if (ctx->done) {
+        return NULL;
+    }
+
+    return ctx->request;
+}
+
+
+/* returns NULL for a usable reply, else the reason for the client */
+
+static const char *
+ngx_http_seckill_courses_check(ngx_http_request_t *r, redisReply *reply,
+    int type, size_t elements)
+{
+    if (reply == NULL) {
+        return "redis connection lost";
+    }
+
+    if (reply->type == REDIS_REPLY_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "redis error while reading the course catalogue: %*s",
+                      reply->len, reply->str);
+        return "redis error";
+    }
+
+    if (reply->type != type || (elements && reply->elements != elements)) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "unexpected redis reply of type %d with %uz elements "
+                      "while reading the course catalogue",
+                      reply->type, reply->elements);
+        return "unexpected redis reply";
+    }
+
+    return NULL;
+}
+
+
+/*
+ * A course whose hash is missing (being reloaded) is left out of the list;
+ * so is a malformed one, which is logged: the page shows the others.
+ */
+
+static void
+ngx_http_seckill_courses_parse(ngx_http_request_t *r,
+    ngx_http_seckill_course_t *course, redisReply *reply)
+{
+    off_t         n;
+    int64_t      *values[4];
+    ngx_uint_t    i, missing;
+    redisReply   *el;
+
+    static const char  *fields[] = {
+        "name", "total", "remaining", "starts_at", "ends_at"
+    };
+
+    missing = 0;
+
+    for (i = 0; i < 5; i++) {
+        if (reply->element[i]->type == REDIS_REPLY_NIL) {
+            missing++;
+        }
+    }
+
+    if (missing == 5) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "course %L has no hash, not listed", course->id);
+        return;
+    }
+
+    el = reply->element[0];
+
+    if (el->type != REDIS_REPLY_STRING
+        || !ngx_http_seckill_utf8_valid((u_char *) el->str, el->len))
+    {
+        i = 0;
+        goto malformed;
+    }
+
+    values[0] = &course->total;
+    values[1] = &course->remaining;
+    values[2] = &course->starts_at;
+    values[3] = &course->ends_at;
+
+    for (i = 1; i < 5; i++) {
+        el = reply->element[i];
+
+        n = (el->type == REDIS_REPLY_STRING)
+            ? ngx_atoof((u_char *) el->str, el->len) : NGX_ERROR;
+
+        if (n == NGX_ERROR) {
+            goto malformed;
+        }
+
+        *values[i - 1] = n;
+    }
+
+    el = reply->element[0];
+
+    course->name.len = el->len;
+    course->name.data = ngx_pnalloc(r->pool, el->len);
+    if (course->name.data == NULL) {
+        return;
+    }
+
+    ngx_memcpy(course->name.data, el->str, el->len);
+
+    course->listed = 1;
+
+    return;
+
+malformed:
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "course %L: field \"%s\" of \"seckill:{c%L}\" is missing "
+                  "or malformed, course not listed",
+                  course->id, fields[i], course->id);
+}
+
+
+static ngx_int_t
+ngx_http_seckill_courses_send(ngx_http_request_t *r,
+    ngx_http_seckill_courses_ctx_t *ctx)
+{
+    yajl_gen                    g;
+    ngx_uint_t                  i;
+    ngx_time_t                 *tp;
+    ngx_http_seckill_course_t  *c;
+
+    g = ngx_http_seckill_json_gen(r);
+    if (g == NULL) {
+        return NGX_ERROR;
+    }
+
+    tp = ngx_timeofday();
+
+    yajl_gen_map_open(g);
+
+    ngx_http_seckill_json_str(g, "now");
+    yajl_gen_integer(g, (long long) tp->sec * 1000 + tp->msec);
+
+    ngx_http_seckill_json_str(g, "courses");
+    yajl_gen_array_open(g);
+
+    for (i = 0; i < ctx->ncourses; i++) {
+        c = &ctx->courses[i];
+
+        if (!c->listed) {
+            continue;
+        }
+
+        yajl_gen_map_open(g);
+
+        ngx_http_seckill_json_str(g, "id");
+        yajl_gen_integer(g, c->id);
+        ngx_http_seckill_json_str(g, "name");
+        yajl_gen_string(g, c->name.data, c->name.len);
+        ngx_http_seckill_json_str(g, "total");
+        yajl_gen_integer(g, c->total);
+        ngx_http_seckill_json_str(g, "remaining");
+        yajl_gen_integer(g, c->remaining);
+        ngx_http_seckill_json_str(g, "starts_at");
+        yajl_gen_integer(g, c->starts_at);
+        ngx_http_seckill_json_str(g, "ends_at");
+        yajl_gen_integer(g, c->ends_at);
+
+        yajl_gen_map_close(g);
+    }
+
+    yajl_gen_array_close(g);
+    yajl_gen_map_close(g);
+
+    return ngx_http_seckill_json_send(r, NGX_HTTP_OK, g, 0);
+}
+
+
+/* rc is what sending the answer returned */
+
+static void
+ngx_http_seckill_courses_finish(ngx_http_seckill_courses_ctx_t *ctx,
+    ngx_int_t rc)
+{
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+    c = r->connection;
+
+    ctx->done = 1;
+
+    if (ctx->timer.timer_set) {
+        ngx_del_timer(&ctx->timer);
+    }
+
+    /* the request may end here, and its pool cleanup free ctx */
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static ngx_int_t
+ngx_http_seckill_courses_unavailable(ngx_http_request_t *r, const char *text)
+{
+    return ngx_http_seckill_json_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                       "unavailable", text);
+}
+
+
+static void
+ngx_http_seckill_courses_timeout(ngx_event_t *ev)
+{
+    ngx_http_seckill_courses_ctx_t *ctx = ev->data;
+
+    ngx_http_request_t            *r;
+    ngx_http_seckill_main_conf_t  *smcf;
+
+    r = ctx->request;
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_seckill_module);
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, NGX_ETIMEDOUT,
+                  "redis \"%V\" did not answer within %M ms",
+                  &smcf->redis.name, smcf->redis.timeout);
+
+    ngx_http_seckill_courses_finish(ctx,
+                        ngx_http_seckill_courses_unavailable(r,
+                                                     "redis timed out"));
+}
+
+
+static void
+ngx_http_seckill_courses_cleanup(void *data)
+{
+    ngx_http_seckill_courses_ctx_t *ctx = data;
+
+    if (ctx->timer.timer_set) {
+        ngx_del_timer(&ctx->timer);
+    }
+
+    if (ctx->pending) {
+        ctx->request = NULL;
+        return;
+    }
+
+    ngx_free(ctx);
+}
+
+
+static ngx_int_t
+ngx_http_seckill_courses_cmp(const void *one, const void *two)
+{
+    const ngx_http_seckill_course_t  *a = one;
+    const ngx_http_seckill_course_t  *b = two;
+
+    return (a->id > b->id) - (a->id < b->id);
+}
+
+
+static ngx_uint_t
+ngx_http_seckill_utf8_valid(u_char *p, size_t len)
+{
+    u_char  *last;
+
+    last = p + len;
+
+    while (p < last) {
+        if (*p < 0x80) {
+            p++;
+            continue;
+        }
+
+        if (ngx_utf8_decode(&p, last - p) > 0x10ffff) {
+            return 0;
+        }
+    }
+
+    return 1;
+}

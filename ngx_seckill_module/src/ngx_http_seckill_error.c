@@ -1,0 +1,84 @@
+
+/*
+ * seckill_error: the API's error pages, as JSON.  Reached through
+ * error_page (the status is then r->err_status) or as the content handler
+ * of a catch-all location such as "location /api/" (404).
+ *
+ * With "error_page ... = @name" nginx resets r->err_status to 0 before
+ * the named location runs, so the original status is lost and this answers
+ * 404; write "error_page 404 405 429 @name" to keep it.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_seckill_module.h"
+#include "ngx_http_seckill_json.h"
+
+
+typedef struct {
+    ngx_uint_t    status;
+    const char   *reason;
+    const char   *text;
+} ngx_http_seckill_error_t;
+
+
+static ngx_http_seckill_error_t  ngx_http_seckill_errors[] = {
+
+    { NGX_HTTP_BAD_REQUEST, "bad_request", "malformed request" },
+    { NGX_HTTP_FORBIDDEN, "forbidden", "access denied" },
+    { NGX_HTTP_NOT_FOUND, "not_found", "no such API endpoint" },
+    { NGX_HTTP_NOT_ALLOWED, "method_not_allowed",
+      "method not allowed for this endpoint" },
+    { NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "too_large",
+      "request body too large" },
+    { NGX_HTTP_REQUEST_URI_TOO_LARGE, "uri_too_long",
+      "request URI too long" },
+    { NGX_HTTP_TOO_MANY_REQUESTS, "too_many_requests",
+      "too many requests, retry later" },
+    { NGX_HTTP_INTERNAL_SERVER_ERROR, "internal_error",
+      "internal server error" },
+    { NGX_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+      "service unavailable, retry later" },
+
+    /* nginx's own code for an oversized header; clients get a 400 */
+    { NGX_HTTP_REQUEST_HEADER_TOO_LARGE, "bad_request",
+      "request header too large" },
+
+    { 0, "error", "request failed" }
+};
+
+
+ngx_int_t
+ngx_http_seckill_error_handler(ngx_http_request_t *r)
+{
+    ngx_uint_t                 status;
+    ngx_http_seckill_error_t  *e;
+
+    /*
+     * An error can come before the body was read: it is discarded so that
+     * the connection stays usable, or the connection is closed after the
+     * answer when even that fails.
+     */
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        r->keepalive = 0;
+    }
+
+    status = r->err_status ? r->err_status : NGX_HTTP_NOT_FOUND;
+
+    for (e = ngx_http_seckill_errors; e->status; e++) {
+        if (e->status == status) {
+            break;
+        }
+    }
+
+    if (status == NGX_HTTP_REQUEST_HEADER_TOO_LARGE) {
+        status = NGX_HTTP_BAD_REQUEST;
+        r->err_status = status;
+    }
+
+    return ngx_http_seckill_json_error(r, status, e->reason, e->text);
+}

@@ -1,0 +1,172 @@
+
+/*
+ * Every body the module writes is JSON from yajl.  The generator's buffer is
+ * sent as it is, without a copy, so the generator is freed with the request
+ * pool rather than when the handler returns.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_seckill_json.h"
+
+
+static void ngx_http_seckill_json_free(void *data);
+
+
+yajl_gen
+ngx_http_seckill_json_gen(ngx_http_request_t *r)
+{
+    yajl_gen             g;
+    ngx_pool_cleanup_t  *cln;
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    g = yajl_gen_alloc(NULL);
+    if (g == NULL) {
+        return NULL;
+    }
+
+    cln->handler = ngx_http_seckill_json_free;
+    cln->data = g;
+
+    return g;
+}
+
+
+yajl_gen_status
+ngx_http_seckill_json_str(yajl_gen g, const char *s)
+{
+    return yajl_gen_string(g, (const unsigned char *) s, ngx_strlen(s));
+}
+
+
+ngx_int_t
+ngx_http_seckill_json_send(ngx_http_request_t *r, ngx_uint_t status,
+    yajl_gen g, time_t retry_after)
+{
+    size_t                len;
+    u_char               *p;
+    ngx_int_t             rc;
+    ngx_buf_t            *b;
+    ngx_str_t             value;
+    ngx_chain_t           out;
+    const unsigned char  *buf;
+
+    static ngx_str_t      retry_key = ngx_string("Retry-After");
+
+    if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "yajl_gen_get_buf() failed");
+        return NGX_ERROR;
+    }
+
+    if (retry_after) {
+        p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        value.data = p;
+        value.len = ngx_sprintf(p, "%T", retry_after) - p;
+
+        if (ngx_http_seckill_add_header(r, &retry_key, &value) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    /* an error page may arrive here with headers of the failed request */
+
+    ngx_http_clear_content_length(r);
+    ngx_http_clear_accept_ranges(r);
+    ngx_http_clear_last_modified(r);
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = len;
+
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->pos = (u_char *) buf;
+    b->last = b->pos + len;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+ngx_int_t
+ngx_http_seckill_json_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *reason, const char *text)
+{
+    yajl_gen  g;
+
+    g = ngx_http_seckill_json_gen(r);
+    if (g == NULL) {
+        return NGX_ERROR;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_seckill_json_str(g, "status");
+    ngx_http_seckill_json_str(g, reason);
+    ngx_http_seckill_json_str(g, "error");
+    ngx_http_seckill_json_str(g, text);
+    yajl_gen_map_close(g);
+
+    return ngx_http_seckill_json_send(r, status, g,
+                                      status == NGX_HTTP_SERVICE_UNAVAILABLE
+                                      || status == NGX_HTTP_TOO_MANY_REQUESTS);
+}
+
+
+ngx_int_t
+ngx_http_seckill_add_header(ngx_http_request_t *r, ngx_str_t *key,
+    ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key = *key;
+    h->value = *value;
+    h->lowcase_key = NULL;
+
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_seckill_json_free(void *data)
+{
+    yajl_gen_free(data);
+}

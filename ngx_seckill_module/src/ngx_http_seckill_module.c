@@ -1,0 +1,468 @@
+
+/*
+ * ngx_http_seckill_module: directives, configuration and the process
+ * hooks.  The request handlers live in their own files.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <librdkafka/rdkafka.h>
+
+#include "ngx_http_seckill_module.h"
+
+
+static void *ngx_http_seckill_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_seckill_init_main_conf(ngx_conf_t *cf, void *conf);
+static char *ngx_http_seckill_redis_address(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_seckill_conf_set_msec(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_seckill_kafka_brokers(ngx_conf_t *cf, void *post,
+    void *data);
+static char *ngx_http_seckill_kafka_topic(ngx_conf_t *cf, void *post,
+    void *data);
+static char *ngx_http_seckill_kafka_property(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_seckill_courses(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_seckill_error(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_seckill_init_process(ngx_cycle_t *cycle);
+static void ngx_http_seckill_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_conf_post_handler_pt  ngx_http_seckill_kafka_brokers_p =
+    ngx_http_seckill_kafka_brokers;
+
+static ngx_conf_post_handler_pt  ngx_http_seckill_kafka_topic_p =
+    ngx_http_seckill_kafka_topic;
+
+
+static ngx_command_t  ngx_http_seckill_commands[] = {
+
+    { ngx_string("seckill_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_seckill_redis_address,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("seckill_redis_connect_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_seckill_conf_set_msec,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_seckill_main_conf_t, redis.connect_timeout),
+      NULL },
+
+    { ngx_string("seckill_redis_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_seckill_conf_set_msec,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_seckill_main_conf_t, redis.timeout),
+      NULL },
+
+    { ngx_string("seckill_kafka_brokers"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_seckill_main_conf_t, kafka_brokers),
+      &ngx_http_seckill_kafka_brokers_p },
+
+    { ngx_string("seckill_kafka_topic"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_seckill_main_conf_t, kafka_topic),
+      &ngx_http_seckill_kafka_topic_p },
+
+    { ngx_string("seckill_kafka_property"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_http_seckill_kafka_property,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("seckill_courses"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_seckill_courses,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("seckill_error"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_seckill_error,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_seckill_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    ngx_http_seckill_create_main_conf,     /* create main configuration */
+    ngx_http_seckill_init_main_conf,       /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    NULL,                                  /* create location configuration */
+    NULL                                   /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_seckill_module = {
+    NGX_MODULE_V1,
+    &ngx_http_seckill_module_ctx,          /* module context */
+    ngx_http_seckill_commands,             /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_seckill_init_process,         /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_seckill_exit_process,         /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static void *
+ngx_http_seckill_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_seckill_main_conf_t  *smcf;
+
+    smcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_seckill_main_conf_t));
+    if (smcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     smcf->redis.name = { 0, NULL };
+     *     smcf->redis.host = { 0, NULL };
+     *     smcf->redis.port = 0;
+     *     smcf->kafka_brokers = { 0, NULL };
+     *     smcf->kafka_topic = { 0, NULL };
+     *     smcf->kafka_properties = NULL;
+     *     smcf->redis_used = 0;
+     */
+
+    smcf->redis.connect_timeout = NGX_CONF_UNSET_MSEC;
+    smcf->redis.timeout = NGX_CONF_UNSET_MSEC;
+
+    return smcf;
+}
+
+
+static char *
+ngx_http_seckill_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_seckill_main_conf_t *smcf = conf;
+
+    if (smcf->redis.name.data == NULL) {
+        ngx_str_set(&smcf->redis.name, "127.0.0.1:6379");
+        ngx_str_set(&smcf->redis.host, "127.0.0.1");
+        smcf->redis.port = 6379;
+    }
+
+    ngx_conf_init_msec_value(smcf->redis.connect_timeout, 1000);
+    ngx_conf_init_msec_value(smcf->redis.timeout, 200);
+
+    if (smcf->kafka_brokers.data == NULL) {
+        ngx_str_set(&smcf->kafka_brokers, "127.0.0.1:9092");
+    }
+
+    if (smcf->kafka_topic.data == NULL) {
+        ngx_str_set(&smcf->kafka_topic, "seckill.orders");
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_seckill_redis_address(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_seckill_main_conf_t *smcf = conf;
+
+    size_t       len;
+    u_char      *p;
+    ngx_str_t   *value;
+    ngx_url_t    u;
+
+    if (smcf->redis.name.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+
+    u.url = value[1];
+    u.default_port = 6379;
+
+    /*
+     * Names are resolved here, once, in the master: hiredis would resolve
+     * them with a blocking getaddrinfo() in the worker at every reconnect.
+     */
+
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "%s in \"%V\" of the \"%V\" directive",
+                           u.err ? u.err : "invalid address", &u.url,
+                           &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (u.naddrs == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "no address for \"%V\" of the \"%V\" directive",
+                           &u.url, &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    smcf->redis.name = value[1];
+
+#if (NGX_HAVE_UNIX_DOMAIN)
+
+    if (u.addrs[0].sockaddr->sa_family == AF_UNIX) {
+        p = (u_char *) ((struct sockaddr_un *) u.addrs[0].sockaddr)->sun_path;
+
+        smcf->redis.host.data = p;
+        smcf->redis.host.len = ngx_strlen(p);
+        smcf->redis.port = 0;
+
+        return NGX_CONF_OK;
+    }
+
+#endif
+
+    /* the first address when a name has several, as in "localhost" */
+
+    p = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN + 1);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    len = ngx_sock_ntop(u.addrs[0].sockaddr, u.addrs[0].socklen, p,
+                        NGX_SOCKADDR_STRLEN, 0);
+    p[len] = '\0';
+
+    smcf->redis.host.data = p;
+    smcf->redis.host.len = len;
+    smcf->redis.port = ngx_inet_get_port(u.addrs[0].sockaddr);
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * ngx_conf_set_msec_slot() with a zero value refused (a timer that fires at
+ * once) and an error that names the value.
+ */
+
+static char *
+ngx_http_seckill_conf_set_msec(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_str_t   *value;
+    ngx_msec_t  *msp;
+
+    msp = (ngx_msec_t *) ((char *) conf + cmd->offset);
+
+    if (*msp != NGX_CONF_UNSET_MSEC) {
+        return "is duplicate";
+    }
+
+    if (ngx_conf_set_msec_slot(cf, cmd, conf) != NGX_CONF_OK || *msp == 0) {
+        value = cf->args->elts;
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"%V\" directive, "
+                           "it must be a positive time such as \"200ms\" "
+                           "or \"1s\"", &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_seckill_kafka_brokers(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_str_t  *brokers = data;
+
+    if (brokers->len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "empty value \"\" in \"seckill_kafka_brokers\" "
+                           "directive, it must be a list such as "
+                           "\"127.0.0.1:9092,127.0.0.1:9093\"");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* Kafka's own rule for topic names */
+
+static char *
+ngx_http_seckill_kafka_topic(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_str_t  *topic = data;
+
+    u_char      ch;
+    ngx_uint_t  i;
+
+    if (topic->len == 0 || topic->len > 249
+        || (topic->len == 1 && topic->data[0] == '.')
+        || (topic->len == 2 && ngx_strncmp(topic->data, "..", 2) == 0))
+    {
+        goto invalid;
+    }
+
+    for (i = 0; i < topic->len; i++) {
+        ch = topic->data[i];
+
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
+            || (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-')
+        {
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid topic name \"%V\" in \"seckill_kafka_topic\" "
+                       "directive, it must be 1 to 249 of "
+                       "[a-zA-Z0-9._-] and not \".\" or \"..\"", topic);
+
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_seckill_kafka_property(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_seckill_main_conf_t *smcf = conf;
+
+    char                  err[512];
+    ngx_str_t            *value;
+    ngx_keyval_t         *kv;
+    rd_kafka_conf_t      *kconf;
+    rd_kafka_conf_res_t   res;
+
+    value = cf->args->elts;
+
+    /*
+     * The producer is made in the workers, too late to refuse a bad
+     * property; librdkafka judges it now, on a configuration thrown away.
+     * Configuration arguments are null-terminated.
+     */
+
+    kconf = rd_kafka_conf_new();
+
+    res = rd_kafka_conf_set(kconf, (const char *) value[1].data,
+                            (const char *) value[2].data, err, sizeof(err));
+
+    rd_kafka_conf_destroy(kconf);
+
+    if (res != RD_KAFKA_CONF_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"%V\" \"%V\" in \"%V\" directive: %s",
+                           &value[1], &value[2], &cmd->name, err);
+        return NGX_CONF_ERROR;
+    }
+
+    if (smcf->kafka_properties == NULL) {
+        smcf->kafka_properties = ngx_array_create(cf->pool, 8,
+                                                  sizeof(ngx_keyval_t));
+        if (smcf->kafka_properties == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    kv = ngx_array_push(smcf->kafka_properties);
+    if (kv == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    kv->key = value[1];
+    kv->value = value[2];
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_seckill_courses(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t      *clcf;
+    ngx_http_seckill_main_conf_t  *smcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_seckill_courses_handler;
+
+    smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_seckill_module);
+    smcf->redis_used = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_seckill_error(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_seckill_error_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_seckill_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_seckill_main_conf_t  *smcf;
+
+    /* cache manager and loader processes serve no requests */
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    smcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_seckill_module);
+
+    if (smcf == NULL || !smcf->redis_used) {
+        return NGX_OK;
+    }
+
+    return ngx_http_seckill_redis_init(cycle, &smcf->redis);
+}
+
+
+static void
+ngx_http_seckill_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_seckill_redis_exit(cycle);
+}

@@ -1,0 +1,44 @@
+
+/*
+ * What the parts of the seckill module share: the configuration and the
+ * content handlers that the directives install.
+ */
+
+
+#ifndef _NGX_HTTP_SECKILL_MODULE_H_INCLUDED_
+#define _NGX_HTTP_SECKILL_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_seckill_redis.h"
+
+
+/* ids are exact integers in every JSON reader: 1 .. 2^53 - 1 */
+#define NGX_HTTP_SECKILL_MAX_ID       9007199254740991LL
+
+#define NGX_HTTP_SECKILL_COURSES_KEY  "seckill:courses"
+
+
+typedef struct {
+    ngx_http_seckill_redis_conf_t   redis;
+
+    ngx_str_t                       kafka_brokers;
+    ngx_str_t                       kafka_topic;
+    ngx_array_t                    *kafka_properties;  /* ngx_keyval_t */
+
+    /* a location talks to Redis: the workers connect */
+    ngx_flag_t                      redis_used;
+} ngx_http_seckill_main_conf_t;
+
+
+ngx_int_t ngx_http_seckill_courses_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_seckill_error_handler(ngx_http_request_t *r);
+
+
+extern ngx_module_t  ngx_http_seckill_module;
+
+
+#endif /* _NGX_HTTP_SECKILL_MODULE_H_INCLUDED_ */
