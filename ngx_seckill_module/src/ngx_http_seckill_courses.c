@@ -502,7 +502,7 @@ ngx_http_seckill_courses_timeout(ngx_event_t *ev)
     r = ctx->request;
     smcf = ngx_http_get_module_main_conf(r, ngx_http_seckill_module);
 
-    ngx_log_error(NGX_LOG_ERR, r->connection->log, NGX_ETIMEDOUT,
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                   "redis \"%V\" did not answer within %M ms",
                   &smcf->redis.name, smcf->redis.timeout);
 

@@ -4,9 +4,14 @@
  * error_page (the status is then r->err_status) or as the content handler
  * of a catch-all location such as "location /api/" (404).
  *
- * With "error_page ... = @name" nginx resets r->err_status to 0 before
- * the named location runs, so the original status is lost and this answers
- * 404; write "error_page 404 405 429 @name" to keep it.
+ * Two limits of error_page decide how it is configured:
+ *  - "error_page 404 = @name" resets r->err_status to 0 before the named
+ *    location runs: the status is lost and this answers 404.  Without "="
+ *    ("error_page 404 405 429 @name") it is kept.
+ *  - nginx refuses to send a request without a URI to a named location
+ *    ("empty URI in redirect to named location"), which is what a 400 or
+ *    414 from the request line parser is.  Those need a URI:
+ *    "error_page 400 414 /_seckill_error" and an internal location.
  */
 
 
@@ -43,10 +48,6 @@ static ngx_http_seckill_error_t  ngx_http_seckill_errors[] = {
     { NGX_HTTP_SERVICE_UNAVAILABLE, "unavailable",
       "service unavailable, retry later" },
 
-    /* nginx's own code for an oversized header; clients get a 400 */
-    { NGX_HTTP_REQUEST_HEADER_TOO_LARGE, "bad_request",
-      "request header too large" },
-
     { 0, "error", "request failed" }
 };
 
@@ -73,11 +74,6 @@ ngx_http_seckill_error_handler(ngx_http_request_t *r)
         if (e->status == status) {
             break;
         }
-    }
-
-    if (status == NGX_HTTP_REQUEST_HEADER_TOO_LARGE) {
-        status = NGX_HTTP_BAD_REQUEST;
-        r->err_status = status;
     }
 
     return ngx_http_seckill_json_error(r, status, e->reason, e->text);

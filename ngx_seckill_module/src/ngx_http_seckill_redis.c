@@ -44,12 +44,16 @@ typedef struct {
     ngx_uint_t                          inflight;
     ngx_msec_t                          busy_since;
 
+    ngx_uint_t                          failures;   /* connects in a row */
+
     unsigned                            connected:1;
     unsigned                            exiting:1;
 } ngx_http_seckill_redis_t;
 
 
 static void ngx_http_seckill_redis_connect(ngx_http_seckill_redis_t *rd);
+static void ngx_http_seckill_redis_failed(ngx_http_seckill_redis_t *rd,
+    const char *reason);
 static void ngx_http_seckill_redis_retry(ngx_http_seckill_redis_t *rd);
 static void ngx_http_seckill_redis_connected(const redisAsyncContext *ac,
     int status);
@@ -219,9 +223,7 @@ ngx_http_seckill_redis_connect(ngx_http_seckill_redis_t *rd)
     }
 
     if (ac->err) {
-        ngx_log_error(NGX_LOG_ERR, rd->log, 0,
-                      "redis \"%V\": connect failed: %s",
-                      &rd->conf->name, ac->c.errstr);
+        ngx_http_seckill_redis_failed(rd, ac->c.errstr);
         redisAsyncFree(ac);
         ngx_http_seckill_redis_retry(rd);
         return;
@@ -229,6 +231,7 @@ ngx_http_seckill_redis_connect(ngx_http_seckill_redis_t *rd)
 
     c = ngx_get_connection(ac->c.fd, rd->log);
     if (c == NULL) {
+        ngx_http_seckill_redis_failed(rd, "no free connection");
         redisAsyncFree(ac);
         ngx_http_seckill_redis_retry(rd);
         return;
@@ -263,16 +266,31 @@ ngx_http_seckill_redis_connect(ngx_http_seckill_redis_t *rd)
 }
 
 
+/*
+ * The first failed connect is an error; while Redis stays down, the retries
+ * every few seconds would only bury the log, so they are logged at "info".
+ */
+
+static void
+ngx_http_seckill_redis_failed(ngx_http_seckill_redis_t *rd,
+    const char *reason)
+{
+    ngx_uint_t  level;
+
+    level = rd->failures++ ? NGX_LOG_INFO : NGX_LOG_ERR;
+
+    ngx_log_error(level, rd->log, 0,
+                  "redis \"%V\": connect failed: %s, retrying in %M ms",
+                  &rd->conf->name, reason, rd->backoff);
+}
+
+
 static void
 ngx_http_seckill_redis_retry(ngx_http_seckill_redis_t *rd)
 {
     if (rd->exiting || rd->retry_timer.timer_set) {
         return;
     }
-
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, rd->log, 0,
-                   "redis \"%V\": reconnecting in %M ms",
-                   &rd->conf->name, rd->backoff);
 
     ngx_add_timer(&rd->retry_timer, rd->backoff);
 
@@ -289,9 +307,7 @@ ngx_http_seckill_redis_connected(const redisAsyncContext *ac, int status)
 
     if (status != REDIS_OK) {
         /* hiredis frees the context next; its cleanup hook retries */
-        ngx_log_error(NGX_LOG_ERR, rd->log, 0,
-                      "redis \"%V\": connect failed: %s",
-                      &rd->conf->name, ac->c.errstr);
+        ngx_http_seckill_redis_failed(rd, ac->c.errstr);
         return;
     }
 
@@ -300,10 +316,20 @@ ngx_http_seckill_redis_connected(const redisAsyncContext *ac, int status)
     }
 
     rd->connected = 1;
-    rd->backoff = NGX_HTTP_SECKILL_REDIS_BACKOFF_MIN;
 
-    ngx_log_error(NGX_LOG_NOTICE, rd->log, 0, "redis \"%V\": connected",
-                  &rd->conf->name);
+    if (rd->failures == 0) {
+        ngx_log_error(NGX_LOG_NOTICE, rd->log, 0, "redis \"%V\": connected",
+                      &rd->conf->name);
+        return;
+    }
+
+    /* a recovery is worth as much attention as the failure was */
+
+    ngx_log_error(NGX_LOG_WARN, rd->log, 0,
+                  "redis \"%V\": connected after %ui failed attempts",
+                  &rd->conf->name, rd->failures);
+
+    rd->failures = 0;
 }
 
 
@@ -347,6 +373,13 @@ ngx_http_seckill_redis_reply(redisAsyncContext *ac, void *reply,
 
     if (reply) {
         rd->busy_since = ngx_current_msec;
+
+        /*
+         * Only an answer shows the connection is worth keeping: a Redis
+         * that accepts connections but never replies is retried ever more
+         * slowly.
+         */
+        rd->backoff = NGX_HTTP_SECKILL_REDIS_BACKOFF_MIN;
     }
 
     handler(reply, data);
@@ -387,9 +420,7 @@ ngx_http_seckill_redis_connect_timeout(ngx_event_t *ev)
 
     rd = ev->data;
 
-    ngx_log_error(NGX_LOG_ERR, rd->log, NGX_ETIMEDOUT,
-                  "redis \"%V\": connect timed out after %M ms",
-                  &rd->conf->name, rd->conf->connect_timeout);
+    ngx_http_seckill_redis_failed(rd, "timed out");
 
     redisAsyncFree(rd->ac);
 }
