@@ -31,6 +31,11 @@ packages_needed() {
     need /usr/bin/make                         make
     need /usr/bin/curl                         curl
     need /usr/bin/ss                           iproute2
+    # Tests: kcat reads the order topic back; chromium + node run the page test.
+    need /usr/bin/kcat                         kcat
+    need /usr/bin/chromium                     chromium
+    need /usr/bin/node                         nodejs
+    need /usr/bin/npm                          npm
 }
 
 install_packages() {
@@ -74,6 +79,16 @@ install_kafka_jars() {
     touch "$lib/.complete"
 }
 
+# playwright-core only (it drives Debian's chromium; it never downloads a
+# browser of its own), pinned by t/page/package-lock.json.
+install_page_test_deps() {
+    [ -d "$top/t/page/node_modules/playwright-core" ] && return 0
+    say "installing playwright-core for the page test (npm ci)"
+    (cd "$top/t/page" && npm ci --no-audit --no-fund) >"$SECKILL_RUN/log/npm.log" 2>&1 \
+        || { tail -20 "$SECKILL_RUN/log/npm.log"; die "npm ci failed in t/page (log: run/log/npm.log)"; }
+}
+
 mkdir -p "$SECKILL_RUN/log"
 install_packages
 install_kafka_jars
+install_page_test_deps
