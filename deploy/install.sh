@@ -34,6 +34,7 @@ packages_needed() {
     # Tests: kcat reads the order topic back; chromium + node run the page test.
     need /usr/bin/kcat                         kcat
     need /usr/bin/chromium                     chromium
+    need /usr/share/fonts/truetype/wqy/wqy-microhei.ttc fonts-wqy-microhei
     need /usr/bin/node                         nodejs
     need /usr/bin/npm                          npm
 }
