@@ -19,18 +19,21 @@
 #include "ngx_http_seckill_json.h"
 
 
-/* the HMGET fields, in order */
+/* the hash fields, as asked for and as answered: the name, then numbers */
 #define NGX_HTTP_SECKILL_COURSE_FIELDS                                        \
     "name total remaining starts_at ends_at"
+
+static const char  *ngx_http_seckill_course_fields[] = {
+    "name", "total", "remaining", "starts_at", "ends_at"
+};
+
+#define NGX_HTTP_SECKILL_COURSE_NFIELDS  5
 
 
 typedef struct {
     int64_t                      id;
     ngx_str_t                    name;
-    int64_t                      total;
-    int64_t                      remaining;
-    int64_t                      starts_at;
-    int64_t                      ends_at;
+    int64_t                      numbers[NGX_HTTP_SECKILL_COURSE_NFIELDS - 1];
     unsigned                     listed:1;
 } ngx_http_seckill_course_t;
 
@@ -56,10 +59,10 @@ static void ngx_http_seckill_courses_parse(ngx_http_request_t *r,
     ngx_http_seckill_course_t *course, redisReply *reply);
 static ngx_int_t ngx_http_seckill_courses_send(ngx_http_request_t *r,
     ngx_http_seckill_courses_ctx_t *ctx);
+static void ngx_http_seckill_courses_fail(ngx_http_seckill_courses_ctx_t *ctx,
+    const char *text);
 static void ngx_http_seckill_courses_finish(
     ngx_http_seckill_courses_ctx_t *ctx, ngx_int_t rc);
-static ngx_int_t ngx_http_seckill_courses_unavailable(ngx_http_request_t *r,
-    const char *text);
 static void ngx_http_seckill_courses_timeout(ngx_event_t *ev);
 static void ngx_http_seckill_courses_cleanup(void *data);
 static ngx_int_t ngx_http_seckill_courses_cmp(const void *one,
@@ -119,8 +122,9 @@ ngx_http_seckill_courses_handler(ngx_http_request_t *r)
         != NGX_OK)
     {
         ngx_free(ctx);
-        return ngx_http_seckill_courses_unavailable(r,
-                                                    "redis is not connected");
+        return ngx_http_seckill_json_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                           "unavailable",
+                                           "redis is not connected");
     }
 
     ctx->request = r;
@@ -162,14 +166,13 @@ ngx_http_seckill_courses_list(redisReply *reply, void *data)
 
     err = ngx_http_seckill_courses_check(r, reply, REDIS_REPLY_ARRAY, 0);
     if (err) {
-        ngx_http_seckill_courses_finish(ctx,
-                        ngx_http_seckill_courses_unavailable(r, err));
+        ngx_http_seckill_courses_fail(ctx, err);
         return;
     }
 
     if (reply->elements) {
-        ctx->courses = ngx_pcalloc(r->pool, reply->elements
-                                            * sizeof(ngx_http_seckill_course_t));
+        ctx->courses = ngx_pcalloc(r->pool,
+                                   reply->elements * sizeof(*ctx->courses));
         if (ctx->courses == NULL) {
             ngx_http_seckill_courses_finish(ctx, NGX_ERROR);
             return;
@@ -181,13 +184,17 @@ ngx_http_seckill_courses_list(redisReply *reply, void *data)
     for (i = 0; i < reply->elements; i++) {
         el = reply->element[i];
 
-        id = (el->type == REDIS_REPLY_STRING)
-             ? ngx_atoof((u_char *) el->str, el->len) : NGX_ERROR;
+        if (el->type != REDIS_REPLY_STRING) {
+            continue;
+        }
+
+        id = ngx_atoof((u_char *) el->str, el->len);
 
         if (id < 1 || id > NGX_HTTP_SECKILL_MAX_ID) {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "\"%s\" has a member that is not a course id, "
-                          "ignored", NGX_HTTP_SECKILL_COURSES_KEY);
+                          "member \"%*s\" of \"%s\" is not a course id, "
+                          "ignored", el->len, el->str,
+                          NGX_HTTP_SECKILL_COURSES_KEY);
             continue;
         }
 
@@ -202,8 +209,7 @@ ngx_http_seckill_courses_list(redisReply *reply, void *data)
         return;
     }
 
-    /* the zset's scores are the ids, but the answer's order must not
-     * depend on whoever wrote them */
+    /* the scores are the ids, but the order must not depend on the writer */
 
     ngx_sort(ctx->courses, n, sizeof(ngx_http_seckill_course_t),
              ngx_http_seckill_courses_cmp);
@@ -220,9 +226,7 @@ ngx_http_seckill_courses_list(redisReply *reply, void *data)
             != NGX_OK)
         {
             /* the commands already queued are counted in ctx->pending */
-            ngx_http_seckill_courses_finish(ctx,
-                ngx_http_seckill_courses_unavailable(r,
-                                                     "redis is not connected"));
+            ngx_http_seckill_courses_fail(ctx, "redis is not connected");
             return;
         }
 
@@ -248,10 +252,10 @@ ngx_http_seckill_courses_course(redisReply *reply, void *data)
         return;
     }
 
-    err = ngx_http_seckill_courses_check(r, reply, REDIS_REPLY_ARRAY, 5);
+    err = ngx_http_seckill_courses_check(r, reply, REDIS_REPLY_ARRAY,
+                                         NGX_HTTP_SECKILL_COURSE_NFIELDS);
     if (err) {
-        ngx_http_seckill_courses_finish(ctx,
-                        ngx_http_seckill_courses_unavailable(r, err));
+        ngx_http_seckill_courses_fail(ctx, err);
         return;
     }
 
@@ -329,64 +333,55 @@ static void
 ngx_http_seckill_courses_parse(ngx_http_request_t *r,
     ngx_http_seckill_course_t *course, redisReply *reply)
 {
-    off_t         n;
-    int64_t      *values[4];
-    ngx_uint_t    i, missing;
-    redisReply   *el;
-
-    static const char  *fields[] = {
-        "name", "total", "remaining", "starts_at", "ends_at"
-    };
+    off_t        n;
+    ngx_uint_t   i, missing;
+    redisReply  *el;
 
     missing = 0;
 
-    for (i = 0; i < 5; i++) {
+    for (i = 0; i < NGX_HTTP_SECKILL_COURSE_NFIELDS; i++) {
         if (reply->element[i]->type == REDIS_REPLY_NIL) {
             missing++;
         }
     }
 
-    if (missing == 5) {
+    if (missing == NGX_HTTP_SECKILL_COURSE_NFIELDS) {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "course %L has no hash, not listed", course->id);
         return;
     }
 
-    el = reply->element[0];
-
-    if (el->type != REDIS_REPLY_STRING
-        || !ngx_http_seckill_utf8_valid((u_char *) el->str, el->len))
-    {
-        i = 0;
-        goto malformed;
-    }
-
-    values[0] = &course->total;
-    values[1] = &course->remaining;
-    values[2] = &course->starts_at;
-    values[3] = &course->ends_at;
-
-    for (i = 1; i < 5; i++) {
+    for (i = 0; i < NGX_HTTP_SECKILL_COURSE_NFIELDS; i++) {
         el = reply->element[i];
 
-        n = (el->type == REDIS_REPLY_STRING)
-            ? ngx_atoof((u_char *) el->str, el->len) : NGX_ERROR;
+        if (el->type != REDIS_REPLY_STRING) {
+            goto malformed;
+        }
 
+        if (i == 0) {
+            if (!ngx_http_seckill_utf8_valid((u_char *) el->str, el->len)) {
+                goto malformed;
+            }
+
+            continue;
+        }
+
+        n = ngx_atoof((u_char *) el->str, el->len);
         if (n == NGX_ERROR) {
             goto malformed;
         }
 
-        *values[i - 1] = n;
+        course->numbers[i - 1] = n;
     }
 
     el = reply->element[0];
 
-    course->name.len = el->len;
     course->name.data = ngx_pnalloc(r->pool, el->len);
     if (course->name.data == NULL) {
         return;
     }
 
+    course->name.len = el->len;
     ngx_memcpy(course->name.data, el->str, el->len);
 
     course->listed = 1;
@@ -398,7 +393,7 @@ malformed:
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                   "course %L: field \"%s\" of \"seckill:{c%L}\" is missing "
                   "or malformed, course not listed",
-                  course->id, fields[i], course->id);
+                  course->id, ngx_http_seckill_course_fields[i], course->id);
 }
 
 
@@ -407,7 +402,7 @@ ngx_http_seckill_courses_send(ngx_http_request_t *r,
     ngx_http_seckill_courses_ctx_t *ctx)
 {
     yajl_gen                    g;
-    ngx_uint_t                  i;
+    ngx_uint_t                  i, j;
     ngx_time_t                 *tp;
     ngx_http_seckill_course_t  *c;
 
@@ -437,16 +432,13 @@ ngx_http_seckill_courses_send(ngx_http_request_t *r,
 
         ngx_http_seckill_json_str(g, "id");
         yajl_gen_integer(g, c->id);
-        ngx_http_seckill_json_str(g, "name");
+        ngx_http_seckill_json_str(g, ngx_http_seckill_course_fields[0]);
         yajl_gen_string(g, c->name.data, c->name.len);
-        ngx_http_seckill_json_str(g, "total");
-        yajl_gen_integer(g, c->total);
-        ngx_http_seckill_json_str(g, "remaining");
-        yajl_gen_integer(g, c->remaining);
-        ngx_http_seckill_json_str(g, "starts_at");
-        yajl_gen_integer(g, c->starts_at);
-        ngx_http_seckill_json_str(g, "ends_at");
-        yajl_gen_integer(g, c->ends_at);
+
+        for (j = 1; j < NGX_HTTP_SECKILL_COURSE_NFIELDS; j++) {
+            ngx_http_seckill_json_str(g, ngx_http_seckill_course_fields[j]);
+            yajl_gen_integer(g, c->numbers[j - 1]);
+        }
 
         yajl_gen_map_close(g);
     }
@@ -483,11 +475,13 @@ ngx_http_seckill_courses_finish(ngx_http_seckill_courses_ctx_t *ctx,
 }
 
 
-static ngx_int_t
-ngx_http_seckill_courses_unavailable(ngx_http_request_t *r, const char *text)
+static void
+ngx_http_seckill_courses_fail(ngx_http_seckill_courses_ctx_t *ctx,
+    const char *text)
 {
-    return ngx_http_seckill_json_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                       "unavailable", text);
+    ngx_http_seckill_courses_finish(ctx,
+        ngx_http_seckill_json_error(ctx->request, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                    "unavailable", text));
 }
 
 
@@ -506,9 +500,7 @@ ngx_http_seckill_courses_timeout(ngx_event_t *ev)
                   "redis \"%V\" did not answer within %M ms",
                   &smcf->redis.name, smcf->redis.timeout);
 
-    ngx_http_seckill_courses_finish(ctx,
-                        ngx_http_seckill_courses_unavailable(r,
-                                                     "redis timed out"));
+    ngx_http_seckill_courses_fail(ctx, "redis timed out");
 }
 
 

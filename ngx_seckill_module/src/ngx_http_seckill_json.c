@@ -121,6 +121,7 @@ ngx_int_t
 ngx_http_seckill_json_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *reason, const char *text)
 {
+    time_t    retry_after;
     yajl_gen  g;
 
     g = ngx_http_seckill_json_gen(r);
@@ -135,9 +136,12 @@ ngx_http_seckill_json_error(ngx_http_request_t *r, ngx_uint_t status,
     ngx_http_seckill_json_str(g, text);
     yajl_gen_map_close(g);
 
-    return ngx_http_seckill_json_send(r, status, g,
-                                      status == NGX_HTTP_SERVICE_UNAVAILABLE
-                                      || status == NGX_HTTP_TOO_MANY_REQUESTS);
+    /* both are worth retrying, and a client should not retry at once */
+
+    retry_after = (status == NGX_HTTP_SERVICE_UNAVAILABLE
+                   || status == NGX_HTTP_TOO_MANY_REQUESTS) ? 1 : 0;
+
+    return ngx_http_seckill_json_send(r, status, g, retry_after);
 }
 
 

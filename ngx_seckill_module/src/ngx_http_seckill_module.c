@@ -363,6 +363,7 @@ ngx_http_seckill_kafka_property(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_http_seckill_main_conf_t *smcf = conf;
 
     char                  err[512];
+    size_t                len;
     ngx_str_t            *value;
     ngx_keyval_t         *kv;
     rd_kafka_conf_t      *kconf;
@@ -384,9 +385,18 @@ ngx_http_seckill_kafka_property(ngx_conf_t *cf, ngx_command_t *cmd,
     rd_kafka_conf_destroy(kconf);
 
     if (res != RD_KAFKA_CONF_OK) {
+
+        /* some of librdkafka's messages end with a newline */
+
+        len = ngx_strlen(err);
+
+        while (len && (err[len - 1] == '\n' || err[len - 1] == ' ')) {
+            len--;
+        }
+
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid \"%V\" \"%V\" in \"%V\" directive: %s",
-                           &value[1], &value[2], &cmd->name, err);
+                           "invalid \"%V\" \"%V\" in \"%V\" directive: %*s",
+                           &value[1], &value[2], &cmd->name, len, err);
         return NGX_CONF_ERROR;
     }
 

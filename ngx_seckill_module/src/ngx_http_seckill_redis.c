@@ -39,6 +39,7 @@ typedef struct {
 
     ngx_event_t                         connect_timer;
     ngx_event_t                         retry_timer;
+    ngx_event_t                         drop;       /* posted */
     ngx_msec_t                          backoff;
 
     ngx_uint_t                          inflight;
@@ -65,6 +66,7 @@ static void ngx_http_seckill_redis_read_handler(ngx_event_t *rev);
 static void ngx_http_seckill_redis_write_handler(ngx_event_t *wev);
 static void ngx_http_seckill_redis_connect_timeout(ngx_event_t *ev);
 static void ngx_http_seckill_redis_retry_handler(ngx_event_t *ev);
+static void ngx_http_seckill_redis_drop_handler(ngx_event_t *ev);
 static void ngx_http_seckill_redis_add_read(void *privdata);
 static void ngx_http_seckill_redis_del_read(void *privdata);
 static void ngx_http_seckill_redis_add_write(void *privdata);
@@ -101,6 +103,10 @@ ngx_http_seckill_redis_init(ngx_cycle_t *cycle,
     rd->retry_timer.data = rd;
     rd->retry_timer.log = cycle->log;
     rd->retry_timer.cancelable = 1;
+
+    rd->drop.handler = ngx_http_seckill_redis_drop_handler;
+    rd->drop.data = rd;
+    rd->drop.log = cycle->log;
 
     ngx_http_seckill_redis_connect(rd);
 
@@ -154,7 +160,9 @@ ngx_http_seckill_redis_command(ngx_http_seckill_redis_handler_pt handler,
      * connection open and answers nothing: every request then times out
      * while its command stays queued.  When nothing has come back for as
      * long as a connect may take, start over on a fresh connection rather
-     * than let the queue grow.
+     * than let the queue grow.  The old one is freed from the event loop:
+     * freeing it here would run the other waiting requests' handlers inside
+     * this caller.
      */
 
     if (rd->inflight
@@ -167,7 +175,7 @@ ngx_http_seckill_redis_command(ngx_http_seckill_redis_handler_pt handler,
                       rd->inflight);
 
         rd->connected = 0;
-        redisAsyncFree(rd->ac);
+        ngx_post_event(&rd->drop, &ngx_posted_events);
 
         return NGX_ERROR;
     }
@@ -222,7 +230,15 @@ ngx_http_seckill_redis_connect(ngx_http_seckill_redis_t *rd)
         return;
     }
 
-    if (ac->err) {
+    /*
+     * TCP keepalive: an idle connection whose peer vanished (host down,
+     * network cut) is otherwise only noticed when requests time out on it.
+     * A failure leaves the context in error, as a failed connect does.
+     */
+
+    if (ac->err
+        || (rd->conf->port && redisEnableKeepAlive(&ac->c) != REDIS_OK))
+    {
         ngx_http_seckill_redis_failed(rd, ac->c.errstr);
         redisAsyncFree(ac);
         ngx_http_seckill_redis_retry(rd);
@@ -433,6 +449,17 @@ ngx_http_seckill_redis_retry_handler(ngx_event_t *ev)
 }
 
 
+static void
+ngx_http_seckill_redis_drop_handler(ngx_event_t *ev)
+{
+    ngx_http_seckill_redis_t  *rd;
+
+    rd = ev->data;
+
+    redisAsyncFree(rd->ac);
+}
+
+
 /*
  * The event hooks.  A failing ngx_add_event() has been logged by the event
  * module; the connect timeout or the no-reply check above then replaces
@@ -531,6 +558,10 @@ ngx_http_seckill_redis_cleanup(void *privdata)
 
     if (rd->connect_timer.timer_set) {
         ngx_del_timer(&rd->connect_timer);
+    }
+
+    if (rd->drop.posted) {
+        ngx_delete_posted_event(&rd->drop);
     }
 
     ngx_http_seckill_redis_retry(rd);
