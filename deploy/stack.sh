@@ -5,7 +5,7 @@
 set -eu
 . "$(dirname "$0")/lib.sh"
 
-services="redis mariadb kafka nginx"
+services="redis mariadb kafka consumer nginx"
 d=$SECKILL_TOP/deploy
 cli="$SECKILL_BIN/seckill -c $SECKILL_RUN/conf/consumer.conf"
 
@@ -25,11 +25,13 @@ up)
     elif [ "$(redis-cli -p "$SECKILL_REDIS_PORT" exists seckill:courses)" = 0 ]; then
         $cli load
     fi
+    "$d/consumer.sh" start
     "$d/nginx.sh" start
     ;;
 down)
-    # Reverse order: stop taking purchases first.
-    for s in nginx kafka mariadb redis; do
+    # Reverse order: stop taking purchases first, then let the consumer
+    # finish its batch while Kafka, MariaDB and Redis are still up.
+    for s in nginx consumer kafka mariadb redis; do
         "$d/$s.sh" stop
     done
     ;;
@@ -41,6 +43,7 @@ status)
         mariadb) port=$SECKILL_MYSQL_PORT ;;
         kafka)   port="$SECKILL_KAFKA_PORT,$SECKILL_KAFKA_CONTROLLER_PORT" ;;
         nginx)   port=$SECKILL_HTTP_PORT ;;
+        consumer) port=- ;;
         esac
         if pid_alive "$s"; then
             printf '%-9s %-5s %-8s %s\n' "$s" up "$(pid_of "$s")" "$port"

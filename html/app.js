@@ -178,8 +178,6 @@ function buildCard(course) {
 
 function updateCard(card, course, now) {
     const sale = saleState(course, now);
-    const order = state.orders.get(course.id);
-    const holds = order && (order.status === "pending" || order.status === "success");
     const waiting = (state.retryAt.get(course.id) || 0) > now;
     const msg = state.messages.get(course.id);
 
@@ -193,7 +191,9 @@ function updateCard(card, course, now) {
     card.sale.className = sale.open ? "state open" : "state";
     card.sale.textContent = t(sale.key, sale.arg);
     card.button.textContent = state.busy.has(course.id) ? t("buying") : t("buy");
-    card.button.disabled = !sale.open || holds || waiting
+    // Holding an order does not disable Buy: the server is the judge, and
+    // it answers "duplicate" with the order the student already has.
+    card.button.disabled = !sale.open || waiting
         || state.busy.has(course.id) || !state.userId;
     card.msg.className = msg ? `msg ${msg.tone}` : "msg";
     card.msg.textContent = msg ? t(msg.key, ...msg.args) : "";

@@ -39,15 +39,21 @@ trap 'exit 130' INT TERM
 "$d/kafka.sh" start
 render_conf "$top/conf/consumer.conf" "$SECKILL_RUN/conf/consumer.conf"
 "$SECKILL_BIN/seckill" -c "$SECKILL_RUN/conf/consumer.conf" init
+# The whole pipeline for the end-to-end tests: consumer and nginx on the
+# test HTTP port (Test::Nginx's own nginx uses TEST_NGINX_PORT).
+"$d/consumer.sh" start
+"$d/nginx.sh" start
+
+failed=""
 
 echo "== C unit tests"
-make -s -C "$top/consumer" BUILD="$top/build" test
+make -s -C "$top/consumer" BUILD="$top/build" test || failed="$failed unit"
 
-echo "== Test::Nginx suite"
+echo "== Test::Nginx suite and pipeline tests"
 # Debian's nginx prints configuration errors to stderr; the wrapper sends
 # them to the servroot's error log, where must_die + error_log look.
 export TEST_NGINX_BINARY="$top/t/bin/nginx-errlog"
-export TEST_NGINX_PORT="$SECKILL_HTTP_PORT"
+export TEST_NGINX_PORT="${SECKILL_TEST_NGINX_PORT:-18090}"
 export TEST_NGINX_SERVROOT="$SECKILL_RUN/servroot"
 export TEST_NGINX_LOAD_MODULES="$SECKILL_MODULE"
 export TEST_NGINX_REDIS_PORT="$SECKILL_REDIS_PORT"
@@ -56,5 +62,14 @@ export TEST_NGINX_MYSQL_PORT="$SECKILL_MYSQL_PORT"
 export TEST_NGINX_HTML_DIR="$top/html"
 export TEST_NGINX_SECKILL_CLI="$SECKILL_BIN/seckill"
 export TEST_NGINX_SECKILL_CONF="$SECKILL_RUN/conf/consumer.conf"
+export SECKILL_URL="http://127.0.0.1:$SECKILL_HTTP_PORT"
 cd "$top"
-prove -I t/lib -r t/
+prove -I t/lib -r t/ || failed="$failed prove"
+
+echo "== the page in headless Chromium"
+SECKILL_PAGE_URL="$SECKILL_URL/" node --test t/page/ || failed="$failed page"
+
+if [ -n "$failed" ]; then
+    echo "FAILED:$failed" >&2
+    exit 1
+fi

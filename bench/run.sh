@@ -1,0 +1,124 @@
+#!/bin/sh
+# bench/run.sh: what `make bench` runs against the running stack (SPEC §7).
+# Every scenario is measured right after a ceiling run (the same nginx's
+# `return 200` location, same load shape), and its ratio is taken against
+# that ceiling. Prints a table and writes run/bench.tsv.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/deploy/lib.sh"
+
+url="http://127.0.0.1:$SECKILL_HTTP_PORT"
+cli="$SECKILL_BIN/seckill -c $SECKILL_RUN/conf/consumer.conf"
+duration=${BENCH_DURATION:-10s}
+conns=${BENCH_CONNECTIONS:-100}
+threads=${BENCH_THREADS:-2}
+tsv=$SECKILL_RUN/bench.tsv
+out=$SECKILL_RUN/bench
+mkdir -p "$out"
+export BENCH_THREADS="$threads"
+
+for s in redis mariadb kafka consumer nginx; do
+    pid_alive "$s" || die "$s is not running: start the stack with 'make run'"
+done
+
+# wrk_run NAME [wrk args]: one wrk run with bench/seckill.lua; leaves the
+# BENCH line's fields in $rps $p50 $p99 $accepted $statuses.
+wrk_run() {
+    _name=$1; shift
+    wrk -t"$threads" -c"$conns" --timeout 5s -s "$top/bench/seckill.lua" "$@" "$url" \
+        >"$out/$_name.txt" 2>&1 || { cat "$out/$_name.txt"; die "wrk failed in $_name"; }
+    _line=$(grep '^BENCH ' "$out/$_name.txt") || { cat "$out/$_name.txt"; die "no BENCH line in $_name"; }
+    rps=$(field rps "$_line"); p50=$(field p50_ms "$_line"); p99=$(field p99_ms "$_line")
+    accepted=$(field accepted "$_line"); statuses=$(field statuses "$_line")
+}
+
+field() { printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+
+# ceiling: the same request shape against `return 200`.
+ceiling() {
+    BENCH_PATH=/bench/ceiling BENCH_REQUESTS=0 wrk_run "ceiling-$1" -d"$duration"
+    ceiling_rps=$rps
+    row "ceiling ($1)" "$rps" "$p50" "$p99" - "$rps"
+}
+
+# row SCENARIO RPS P50 P99 ACCEPTED CEILING
+row() {
+    ratio=$(awk -v a="$2" -v b="$6" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$ratio" >>"$tsv"
+    printf '%-22s %9s %8s %8s %9s %11s %6s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$ratio"
+}
+
+quiet() {
+    # Wait until the consumer has persisted every accepted order.
+    _i=0
+    until $cli check >/dev/null 2>&1; do
+        _i=$((_i + 1))
+        [ $_i -lt 600 ] || { $cli check; die "the stack did not become consistent"; }
+        sleep 0.5
+    done
+}
+
+worker_rss_kb() {
+    for _p in $(pgrep -P "$(pid_of nginx)"); do
+        awk '/^VmRSS/ { print $2 }' "/proc/$_p/status"
+    done | sort -n | tail -1
+}
+
+printf 'scenario\trps\tp50_ms\tp99_ms\taccepted\tceiling_rps\tratio\n' >"$tsv"
+printf '%-22s %9s %8s %8s %9s %11s %6s\n' scenario rps p50_ms p99_ms accepted ceiling_rps ratio
+
+# --- seed: the original flash crowd, 10,000 buyers for 850 seats --------
+$cli reset >/dev/null
+ceiling seed
+BENCH_REQUESTS=10000 wrk_run seed -d60s
+row seed "$rps" "$p50" "$p99" "$accepted" "$ceiling_rps"
+[ "$accepted" = 850 ] || say "WARNING: seed accepted $accepted, expected 850 ($statuses)"
+quiet
+
+# --- sold-out: every course at 0 (the state seed leaves) ----------------
+ceiling sold-out
+BENCH_REQUESTS=0 wrk_run sold-out -d"$duration"
+row sold-out "$rps" "$p50" "$p99" "$accepted" "$ceiling_rps"
+
+# --- ab: the original command on one fixed URL ---------------------------
+$cli reset >/dev/null
+ab -n 10000 -c 100 -k -m POST "$url/api/seckill/1/1" >"$out/ab.txt" 2>&1 \
+    || { cat "$out/ab.txt"; die "ab failed"; }
+ab_rps=$(awk '/^Requests per second/ { printf "%.0f", $4 }' "$out/ab.txt")
+ab_p50=$(awk '$1 == "50%" { print $2 }' "$out/ab.txt")
+ab_p99=$(awk '$1 == "99%" { print $2 }' "$out/ab.txt")
+ab_done=$(awk '/^Complete requests/ { print $3 }' "$out/ab.txt")
+ab_non2xx=$(awk '/^Non-2xx responses/ { print $3 }' "$out/ab.txt")
+row ab "$ab_rps" "$ab_p50" "$ab_p99" "$((ab_done - ${ab_non2xx:-0}))" "$ceiling_rps"
+quiet
+
+# --- all-accepted: stock for everyone, every request waits for Kafka ----
+$cli reset >/dev/null
+$cli course add 900 "bench: unlimited seats" 100000000 >/dev/null
+ceiling all-accepted
+BENCH_COURSES=900 BENCH_REQUESTS=0 wrk_run all-accepted -d"$duration"
+row all-accepted "$rps" "$p50" "$p99" "$accepted" "$ceiling_rps"
+
+# --- memory: the worker's RSS across 1,000,000 requests ------------------
+rss_before=$(worker_rss_kb)
+BENCH_COURSES=900 BENCH_REQUESTS=1000000 wrk_run memory -d300s
+rss_after=$(worker_rss_kb)
+say "nginx worker RSS: ${rss_before} kB before, ${rss_after} kB after 1,000,000 requests"
+quiet
+$cli course remove 900 >/dev/null
+
+# --- drain: the consumer persisting a backlog ------------------------------
+$cli reset >/dev/null
+sh "$top/deploy/consumer.sh" stop
+$cli fill --orders 100000 >"$out/fill.txt"
+start=$(date +%s.%N)
+sh "$top/deploy/consumer.sh" start >/dev/null
+quiet
+end=$(date +%s.%N)
+drain_rps=$(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.0f", 100000 / (e - s) }')
+peak=$(awk '/^VmHWM/ { print $2 }' "/proc/$(pid_of consumer)/status")
+row drain "$drain_rps" - - 100000 -
+say "consumer peak RSS: $peak kB"
+$cli reset >/dev/null
+
+say "written: $tsv"
