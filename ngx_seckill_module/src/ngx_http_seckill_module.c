@@ -11,6 +11,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "ngx_http_seckill_module.h"
+#include "ngx_http_seckill_soldout.h"
 
 
 static void *ngx_http_seckill_create_main_conf(ngx_conf_t *cf);
@@ -25,8 +26,16 @@ static char *ngx_http_seckill_kafka_topic(ngx_conf_t *cf, void *post,
     void *data);
 static char *ngx_http_seckill_kafka_property(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_seckill_sold_out_ttl(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_seckill_courses(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_seckill_purchase(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_seckill_orders(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_seckill_prefix_location(ngx_conf_t *cf,
+    ngx_command_t *cmd);
 static char *ngx_http_seckill_error(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_seckill_init_process(ngx_cycle_t *cycle);
@@ -84,12 +93,42 @@ static ngx_command_t  ngx_http_seckill_commands[] = {
       0,
       NULL },
 
+    { ngx_string("seckill_kafka_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_seckill_conf_set_msec,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_seckill_main_conf_t, kafka_timeout),
+      NULL },
+
+    { ngx_string("seckill_sold_out_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_seckill_sold_out_ttl,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_seckill_main_conf_t, sold_out_ttl),
+      NULL },
+
     { ngx_string("seckill_courses"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_seckill_courses,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
+
+    /* post: an example of the location the ids follow, for messages */
+
+    { ngx_string("seckill_purchase"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_seckill_purchase,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      "/api/seckill/" },
+
+    { ngx_string("seckill_orders"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_seckill_orders,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      "/api/orders/" },
 
     { ngx_string("seckill_error"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
@@ -152,11 +191,15 @@ ngx_http_seckill_create_main_conf(ngx_conf_t *cf)
      *     smcf->kafka_brokers = { 0, NULL };
      *     smcf->kafka_topic = { 0, NULL };
      *     smcf->kafka_properties = NULL;
+     *     smcf->sold_out_zone = NULL;
      *     smcf->redis_used = 0;
+     *     smcf->purchase_used = 0;
      */
 
     smcf->redis.connect_timeout = NGX_CONF_UNSET_MSEC;
     smcf->redis.timeout = NGX_CONF_UNSET_MSEC;
+    smcf->kafka_timeout = NGX_CONF_UNSET_MSEC;
+    smcf->sold_out_ttl = NGX_CONF_UNSET_MSEC;
 
     return smcf;
 }
@@ -182,6 +225,27 @@ ngx_http_seckill_init_main_conf(ngx_conf_t *cf, void *conf)
 
     if (smcf->kafka_topic.data == NULL) {
         ngx_str_set(&smcf->kafka_topic, "seckill.orders");
+    }
+
+    ngx_conf_init_msec_value(smcf->kafka_timeout, 5000);
+
+    /* librdkafka's message.timeout.ms is an int */
+
+    if (smcf->kafka_timeout > NGX_MAX_INT32_VALUE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"seckill_kafka_timeout\" of %M ms is too long, "
+                           "the limit is %d ms", smcf->kafka_timeout,
+                           NGX_MAX_INT32_VALUE);
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_conf_init_msec_value(smcf->sold_out_ttl, 1000);
+
+    if (smcf->purchase_used && smcf->sold_out_ttl) {
+        smcf->sold_out_zone = ngx_http_seckill_sold_out_zone(cf);
+        if (smcf->sold_out_zone == NULL) {
+            return NGX_CONF_ERROR;
+        }
     }
 
     return NGX_CONF_OK;
@@ -290,6 +354,40 @@ ngx_http_seckill_conf_set_msec(ngx_conf_t *cf, ngx_command_t *cmd,
                            "invalid value \"%V\" in \"%V\" directive, "
                            "it must be a positive time such as \"200ms\" "
                            "or \"1s\"", &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* a time, or "off" (every purchase asks Redis) */
+
+static char *
+ngx_http_seckill_sold_out_ttl(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_str_t   *value;
+    ngx_msec_t  *msp;
+
+    msp = (ngx_msec_t *) ((char *) conf + cmd->offset);
+    value = cf->args->elts;
+
+    if (*msp != NGX_CONF_UNSET_MSEC) {
+        return "is duplicate";
+    }
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        *msp = 0;
+        return NGX_CONF_OK;
+    }
+
+    *msp = ngx_parse_time(&value[1], 0);
+
+    if (*msp == (ngx_msec_t) NGX_ERROR || *msp == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"%V\" directive, "
+                           "it must be a positive time such as \"1s\", "
+                           "or \"off\"", &value[1], &cmd->name);
         return NGX_CONF_ERROR;
     }
 
@@ -437,6 +535,74 @@ ngx_http_seckill_courses(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 static char *
+ngx_http_seckill_purchase(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t      *clcf;
+    ngx_http_seckill_main_conf_t  *smcf;
+
+    if (ngx_http_seckill_prefix_location(cf, cmd) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_seckill_purchase_handler;
+
+    smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_seckill_module);
+    smcf->redis_used = 1;
+    smcf->purchase_used = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_seckill_orders(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t      *clcf;
+    ngx_http_seckill_main_conf_t  *smcf;
+
+    if (ngx_http_seckill_prefix_location(cf, cmd) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_seckill_orders_handler;
+
+    smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_seckill_module);
+    smcf->redis_used = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+/* the ids are what follows the location's prefix in the URI */
+
+static char *
+ngx_http_seckill_prefix_location(ngx_conf_t *cf, ngx_command_t *cmd)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->named || clcf->exact_match
+#if (NGX_PCRE)
+        || clcf->regex
+#endif
+        )
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" is not allowed in \"location %V\": it "
+                           "needs a prefix location such as \"location %s\", "
+                           "the ids follow it in the URI",
+                           &cmd->name, &clcf->name, (char *) cmd->post);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
 ngx_http_seckill_error(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_core_loc_conf_t  *clcf;
@@ -467,12 +633,27 @@ ngx_http_seckill_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    /* its Redis hooks are in place before the first connection */
+
+    if (smcf->purchase_used
+        && ngx_http_seckill_purchase_init(cycle, smcf) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     return ngx_http_seckill_redis_init(cycle, &smcf->redis);
 }
 
 
+/*
+ * Purchases first: they flush the Kafka producer, whose last reports find
+ * them exiting and only free what is done; Redis then gives the commands
+ * still waiting their NULL replies.
+ */
+
 static void
 ngx_http_seckill_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_http_seckill_purchase_exit(cycle);
     ngx_http_seckill_redis_exit(cycle);
 }

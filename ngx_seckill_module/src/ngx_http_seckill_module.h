@@ -28,14 +28,41 @@ typedef struct {
     ngx_str_t                       kafka_brokers;
     ngx_str_t                       kafka_topic;
     ngx_array_t                    *kafka_properties;  /* ngx_keyval_t */
+    ngx_msec_t                      kafka_timeout;
+
+    ngx_msec_t                      sold_out_ttl;      /* 0: off */
+    ngx_shm_zone_t                 *sold_out_zone;
 
     /* a location talks to Redis: the workers connect */
     ngx_flag_t                      redis_used;
+
+    /* a purchase location: the workers produce to Kafka */
+    ngx_flag_t                      purchase_used;
 } ngx_http_seckill_main_conf_t;
 
 
+/* the two ids of /api/.../{course_id}/{user_id} */
+typedef struct {
+    int64_t                         course;
+    int64_t                         user;
+} ngx_http_seckill_ids_t;
+
+
+/*
+ * Parses the URI after the location's prefix.  Returns NGX_OK, or
+ * NGX_DECLINED with *reason set to what the client did wrong.
+ */
+ngx_int_t ngx_http_seckill_parse_ids(ngx_http_request_t *r,
+    ngx_http_seckill_ids_t *ids, const char **reason);
+
 ngx_int_t ngx_http_seckill_courses_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_seckill_error_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_seckill_purchase_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_seckill_orders_handler(ngx_http_request_t *r);
+
+ngx_int_t ngx_http_seckill_purchase_init(ngx_cycle_t *cycle,
+    ngx_http_seckill_main_conf_t *smcf);
+void ngx_http_seckill_purchase_exit(ngx_cycle_t *cycle);
 
 
 extern ngx_module_t  ngx_http_seckill_module;

@@ -23,12 +23,19 @@
 
 #define NGX_HTTP_SECKILL_REDIS_BACKOFF_MIN  100
 #define NGX_HTTP_SECKILL_REDIS_BACKOFF_MAX  2000
+#define NGX_HTTP_SECKILL_REDIS_HOOKS        4
 
 
 typedef struct {
     ngx_http_seckill_redis_handler_pt   handler;
     void                               *data;
 } ngx_http_seckill_redis_cmd_t;
+
+
+typedef struct {
+    ngx_http_seckill_redis_connect_pt   handler;
+    void                               *data;
+} ngx_http_seckill_redis_hook_t;
 
 
 typedef struct {
@@ -46,6 +53,9 @@ typedef struct {
     ngx_msec_t                          busy_since;
 
     ngx_uint_t                          failures;   /* connects in a row */
+
+    ngx_http_seckill_redis_hook_t       hooks[NGX_HTTP_SECKILL_REDIS_HOOKS];
+    ngx_uint_t                          nhooks;
 
     unsigned                            connected:1;
     unsigned                            exiting:1;
@@ -86,7 +96,7 @@ ngx_http_seckill_redis_init(ngx_cycle_t *cycle,
 
     rd = &ngx_http_seckill_redis;
 
-    ngx_memzero(rd, sizeof(ngx_http_seckill_redis_t));
+    /* a new worker starts from zeroes, with the hooks registered before */
 
     rd->conf = conf;
     rd->log = cycle->log;
@@ -137,6 +147,26 @@ ngx_http_seckill_redis_exit(ngx_cycle_t *cycle)
     if (rd->ac) {
         redisAsyncFree(rd->ac);
     }
+}
+
+
+ngx_int_t
+ngx_http_seckill_redis_on_connect(ngx_http_seckill_redis_connect_pt handler,
+    void *data)
+{
+    ngx_http_seckill_redis_t  *rd;
+
+    rd = &ngx_http_seckill_redis;
+
+    if (rd->nhooks == NGX_HTTP_SECKILL_REDIS_HOOKS) {
+        return NGX_ERROR;
+    }
+
+    rd->hooks[rd->nhooks].handler = handler;
+    rd->hooks[rd->nhooks].data = data;
+    rd->nhooks++;
+
+    return NGX_OK;
 }
 
 
@@ -317,6 +347,7 @@ ngx_http_seckill_redis_retry(ngx_http_seckill_redis_t *rd)
 static void
 ngx_http_seckill_redis_connected(const redisAsyncContext *ac, int status)
 {
+    ngx_uint_t                 i;
     ngx_http_seckill_redis_t  *rd;
 
     rd = ac->data;
@@ -336,16 +367,20 @@ ngx_http_seckill_redis_connected(const redisAsyncContext *ac, int status)
     if (rd->failures == 0) {
         ngx_log_error(NGX_LOG_NOTICE, rd->log, 0, "redis \"%V\": connected",
                       &rd->conf->name);
-        return;
+
+    } else {
+        /* a recovery is worth as much attention as the failure was */
+
+        ngx_log_error(NGX_LOG_WARN, rd->log, 0,
+                      "redis \"%V\": connected after %ui failed attempts",
+                      &rd->conf->name, rd->failures);
+
+        rd->failures = 0;
     }
 
-    /* a recovery is worth as much attention as the failure was */
-
-    ngx_log_error(NGX_LOG_WARN, rd->log, 0,
-                  "redis \"%V\": connected after %ui failed attempts",
-                  &rd->conf->name, rd->failures);
-
-    rd->failures = 0;
+    for (i = 0; i < rd->nhooks && rd->connected; i++) {
+        rd->hooks[i].handler(rd->hooks[i].data);
+    }
 }
 
 

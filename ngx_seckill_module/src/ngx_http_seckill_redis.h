@@ -32,6 +32,12 @@ typedef struct {
 typedef void (*ngx_http_seckill_redis_handler_pt)(redisReply *reply,
     void *data);
 
+/*
+ * Called on every new connection before any other command can be queued on
+ * it: what a connection must carry (loaded scripts) is sent first.
+ */
+typedef void (*ngx_http_seckill_redis_connect_pt)(void *data);
+
 
 ngx_int_t ngx_http_seckill_redis_init(ngx_cycle_t *cycle,
     ngx_http_seckill_redis_conf_t *conf);
@@ -43,6 +49,10 @@ void ngx_http_seckill_redis_exit(ngx_cycle_t *cycle);
  * when Redis is not connected, so that the caller can answer 503 instead
  * of waiting.
  */
+/* before ngx_http_seckill_redis_init() */
+ngx_int_t ngx_http_seckill_redis_on_connect(
+    ngx_http_seckill_redis_connect_pt handler, void *data);
+
 ngx_int_t ngx_http_seckill_redis_command(
     ngx_http_seckill_redis_handler_pt handler, void *data,
     const char *fmt, ...);

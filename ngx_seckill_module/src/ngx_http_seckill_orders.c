@@ -1,0 +1,323 @@
+
+/*
+ * GET /api/orders/{course_id}/{user_id}: where the user's order for the
+ * course stands, from its status key in Redis (the arbiter's, see
+ * common/seckill_scripts.h).  "claimed" is the consumer's business: the
+ * client sees it as "pending" until the database has the order.
+ *
+ * As for the catalogue, the reply may come after the request is gone, so
+ * the context is on the heap and the request pool's cleanup detaches it.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_seckill_module.h"
+#include "ngx_http_seckill_json.h"
+#include "seckill_scripts.h"
+
+
+typedef struct {
+    ngx_http_request_t          *request;    /* NULL once it is gone */
+    ngx_event_t                  timer;
+    ngx_http_seckill_ids_t       ids;
+    unsigned                     pending:1;  /* the reply is to come */
+    unsigned                     done:1;     /* answered */
+} ngx_http_seckill_orders_ctx_t;
+
+
+static void ngx_http_seckill_orders_reply(redisReply *reply, void *data);
+static ngx_int_t ngx_http_seckill_orders_send(ngx_http_request_t *r,
+    ngx_http_seckill_orders_ctx_t *ctx, redisReply *reply);
+static void ngx_http_seckill_orders_finish(ngx_http_seckill_orders_ctx_t *ctx,
+    ngx_int_t rc);
+static void ngx_http_seckill_orders_fail(ngx_http_seckill_orders_ctx_t *ctx,
+    const char *text);
+static void ngx_http_seckill_orders_timeout(ngx_event_t *ev);
+static void ngx_http_seckill_orders_cleanup(void *data);
+
+
+ngx_int_t
+ngx_http_seckill_orders_handler(ngx_http_request_t *r)
+{
+    u_char                          course[NGX_INT64_LEN + 1];
+    u_char                          user[NGX_INT64_LEN + 1];
+    ngx_int_t                       rc;
+    const char                     *reason;
+    ngx_pool_cleanup_t             *cln;
+    ngx_http_seckill_ids_t          ids;
+    ngx_http_seckill_main_conf_t   *smcf;
+    ngx_http_seckill_orders_ctx_t  *ctx;
+
+    static ngx_str_t  allow_key = ngx_string("Allow");
+    static ngx_str_t  allow_value = ngx_string("GET, HEAD");
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        if (ngx_http_seckill_add_header(r, &allow_key, &allow_value)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        return ngx_http_seckill_json_error(r, NGX_HTTP_NOT_ALLOWED,
+                                           "method_not_allowed",
+                                           "only GET and HEAD are allowed "
+                                           "here");
+    }
+
+    if (ngx_http_seckill_parse_ids(r, &ids, &reason) != NGX_OK) {
+        return ngx_http_seckill_json_error(r, NGX_HTTP_BAD_REQUEST,
+                                           "bad_request", reason);
+    }
+
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_seckill_module);
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx = ngx_calloc(sizeof(ngx_http_seckill_orders_ctx_t),
+                     r->connection->log);
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->ids = ids;
+
+    ngx_sprintf(course, "%L%Z", ids.course);
+    ngx_sprintf(user, "%L%Z", ids.user);
+
+    if (ngx_http_seckill_redis_command(ngx_http_seckill_orders_reply, ctx,
+                                       "HMGET " SECKILL_KEY_USER
+                                       " order_id status", course, user)
+        != NGX_OK)
+    {
+        ngx_free(ctx);
+        return ngx_http_seckill_json_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                           "unavailable",
+                                           "redis is not connected");
+    }
+
+    ctx->request = r;
+    ctx->pending = 1;
+
+    cln->handler = ngx_http_seckill_orders_cleanup;
+    cln->data = ctx;
+
+    ctx->timer.handler = ngx_http_seckill_orders_timeout;
+    ctx->timer.data = ctx;
+    ctx->timer.log = r->connection->log;
+
+    ngx_add_timer(&ctx->timer, smcf->redis.timeout);
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_seckill_orders_reply(redisReply *reply, void *data)
+{
+    ngx_http_seckill_orders_ctx_t *ctx = data;
+
+    ngx_http_request_t  *r;
+
+    ctx->pending = 0;
+
+    r = ctx->request;
+
+    if (r == NULL) {
+        ngx_free(ctx);
+        return;
+    }
+
+    if (ctx->done) {
+        return;
+    }
+
+    if (reply == NULL) {
+        ngx_http_seckill_orders_fail(ctx, "redis connection lost");
+        return;
+    }
+
+    ngx_http_seckill_orders_finish(ctx,
+                                   ngx_http_seckill_orders_send(r, ctx, reply));
+}
+
+
+static ngx_int_t
+ngx_http_seckill_orders_send(ngx_http_request_t *r,
+    ngx_http_seckill_orders_ctx_t *ctx, redisReply *reply)
+{
+    off_t        order;
+    yajl_gen     g;
+    ngx_str_t    status;
+    ngx_uint_t   code;
+    redisReply  *id, *st;
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "unexpected redis reply of type %d \"%*s\" to the "
+                      "order status of course %L, user %L", reply->type,
+                      reply->type == REDIS_REPLY_ERROR ? reply->len : 0,
+                      reply->str, ctx->ids.course, ctx->ids.user);
+
+        return ngx_http_seckill_json_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                           "unavailable", "redis error");
+    }
+
+    id = reply->element[0];
+    st = reply->element[1];
+
+    g = ngx_http_seckill_json_gen(r);
+    if (g == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (id->type == REDIS_REPLY_NIL && st->type == REDIS_REPLY_NIL) {
+        code = NGX_HTTP_NOT_FOUND;
+        ngx_str_set(&status, "none");
+        order = 0;
+        goto send;
+    }
+
+    code = NGX_HTTP_OK;
+
+    order = (id->type == REDIS_REPLY_STRING)
+            ? ngx_atoof((u_char *) id->str, id->len) : NGX_ERROR;
+
+    if (st->type == REDIS_REPLY_STRING) {
+        status.data = (u_char *) st->str;
+        status.len = st->len;
+
+    } else {
+        ngx_str_null(&status);
+    }
+
+    if ((status.len == 7 && ngx_strncmp(status.data, "claimed", 7) == 0)
+        || (status.len == 7 && ngx_strncmp(status.data, "pending", 7) == 0))
+    {
+        ngx_str_set(&status, "pending");
+
+    } else if (!(status.len == 7
+                 && ngx_strncmp(status.data, "success", 7) == 0)
+               && !(status.len == 6
+                    && ngx_strncmp(status.data, "failed", 6) == 0))
+    {
+        order = NGX_ERROR;
+    }
+
+    if (order < 1) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "malformed status key for course %L, user %L: "
+                      "order_id \"%*s\", status \"%V\"",
+                      ctx->ids.course, ctx->ids.user,
+                      id->type == REDIS_REPLY_STRING ? id->len : 0, id->str,
+                      &status);
+
+        return ngx_http_seckill_json_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                           "unavailable",
+                                           "malformed order status");
+    }
+
+send:
+
+    yajl_gen_map_open(g);
+
+    ngx_http_seckill_json_str(g, "status");
+    yajl_gen_string(g, status.data, status.len);
+
+    if (order) {
+        ngx_http_seckill_json_str(g, "order_id");
+        yajl_gen_integer(g, order);
+    }
+
+    ngx_http_seckill_json_str(g, "course_id");
+    yajl_gen_integer(g, ctx->ids.course);
+    ngx_http_seckill_json_str(g, "user_id");
+    yajl_gen_integer(g, ctx->ids.user);
+
+    yajl_gen_map_close(g);
+
+    return ngx_http_seckill_json_send(r, code, g, 0);
+}
+
+
+static void
+ngx_http_seckill_orders_finish(ngx_http_seckill_orders_ctx_t *ctx,
+    ngx_int_t rc)
+{
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+    c = r->connection;
+
+    ctx->done = 1;
+
+    if (ctx->timer.timer_set) {
+        ngx_del_timer(&ctx->timer);
+    }
+
+    /* the request may end here, and its pool cleanup free ctx */
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_seckill_orders_fail(ngx_http_seckill_orders_ctx_t *ctx,
+    const char *text)
+{
+    ngx_http_seckill_orders_finish(ctx,
+        ngx_http_seckill_json_error(ctx->request, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                    "unavailable", text));
+}
+
+
+static void
+ngx_http_seckill_orders_timeout(ngx_event_t *ev)
+{
+    ngx_http_seckill_orders_ctx_t *ctx = ev->data;
+
+    ngx_http_request_t            *r;
+    ngx_http_seckill_main_conf_t  *smcf;
+
+    r = ctx->request;
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_seckill_module);
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "redis \"%V\" did not answer within %M ms",
+                  &smcf->redis.name, smcf->redis.timeout);
+
+    ngx_http_seckill_orders_fail(ctx, "redis timed out");
+}
+
+
+static void
+ngx_http_seckill_orders_cleanup(void *data)
+{
+    ngx_http_seckill_orders_ctx_t *ctx = data;
+
+    if (ctx->timer.timer_set) {
+        ngx_del_timer(&ctx->timer);
+    }
+
+    if (ctx->pending) {
+        ctx->request = NULL;
+        return;
+    }
+
+    ngx_free(ctx);
+}

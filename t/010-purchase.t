@@ -1,0 +1,376 @@
+# POST /api/seckill/{course_id}/{user_id}: every row of the answer table
+# (SPEC §3), the order event on the topic, and the ids that are refused.
+# The courses are made here, ids 101..109, and removed at the end; the demo
+# catalogue is left alone.
+use Test::Nginx::Socket 'no_plan';
+use IO::Socket::INET;
+use Time::HiRes ();
+
+no_shuffle();
+
+sub redis {
+    open my $fh, '-|', 'redis-cli', '-p', $ENV{TEST_NGINX_REDIS_PORT}, @_
+        or die "redis-cli: $!";
+    local $/;
+    my $out = <$fh> // '';
+    close $fh;
+    $out =~ s/\n+\z//;
+    return $out;
+}
+
+sub drop_course {
+    my $id = shift;
+    my @keys = split /\n/, redis('KEYS', "seckill:{c$id}*");
+    redis('DEL', @keys) if @keys;
+}
+
+# The consumer (when t/run.sh runs one) persists what these tests buy: wait
+# until it confirmed our orders (or makes no progress), then take them back
+# out of MariaDB and Redis, so that `seckill check` sees only real courses.
+sub forget_courses {
+    my @ids = @_;
+    my ($left, $last, $still) = (0, -1, 0);
+    while ($still < 20) {
+        $left = 0;
+        $left += redis('ZCARD', "seckill:{c$_}:pending") for @ids;
+        last if $left == 0;
+        $still = $left == $last ? $still + 1 : 0;
+        $last = $left;
+        Time::HiRes::sleep(0.1);
+    }
+    if ($ENV{TEST_NGINX_MYSQL_PORT}) {
+        system('mariadb', '--no-defaults', '-h127.0.0.1',
+               "-P$ENV{TEST_NGINX_MYSQL_PORT}", '-useckill', '-pseckill',
+               'seckill', '-e', 'DELETE FROM orders WHERE course_id IN ('
+               . join(',', @ids) . ')');
+    }
+    drop_course($_) for @ids;
+}
+
+# a course on sale now, or from/until other times (ms from now)
+sub course {
+    my ($id, $seats, $from, $to) = @_;
+    my $now = int(Time::HiRes::time() * 1000);
+    drop_course($id);
+    redis('HSET', "seckill:{c$id}", name => "Test course $id",
+          total => $seats, remaining => $seats,
+          starts_at => $now + ($from // -60000),
+          ends_at => $now + ($to // 3600000));
+}
+
+# the topic as "key value" lines
+sub topic {
+    open my $fh, '-|', 'kcat', '-C', '-q', '-b',
+        "127.0.0.1:$ENV{TEST_NGINX_KAFKA_PORT}", '-t', 'seckill.orders',
+        '-f', '%k %s\n', '-o', 'beginning', '-e'
+        or die "kcat: $!";
+    local $/;
+    my $out = <$fh> // '';
+    close $fh;
+    return $out;
+}
+
+# a request besides the block's own, for checks that compare answers
+sub http {
+    my ($method, $path) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $ENV{TEST_NGINX_SERVER_PORT},
+                                  Timeout => 5)
+        or die "connect: $!";
+    print $s "$method $path HTTP/1.0\r\nHost: localhost\r\n\r\n";
+    local $/;
+    my $resp = <$s> // '';
+    my ($code) = $resp =~ m{^HTTP/1\.\d (\d+)};
+    my ($body) = $resp =~ /\r\n\r\n(.*)\z/s;
+    return ($code // 0, $body // '');
+}
+
+# a fresh worker answers purchases once Redis gave it its order ids
+sub ready {
+    for (1 .. 150) {
+        my ($code) = http('GET', '/api/orders/1/1');
+        return if $code != 503;
+        Time::HiRes::sleep(0.02);
+    }
+}
+
+add_cleanup_handler(sub { forget_courses(101 .. 109) });
+
+add_block_preprocessor(sub {
+    my $block = shift;
+    if (!defined $block->http_config) {
+        $block->set_value("http_config", <<"_EOC_");
+    seckill_redis 127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT};
+    seckill_kafka_brokers 127.0.0.1:$ENV{TEST_NGINX_KAFKA_PORT};
+_EOC_
+    }
+    if (!defined $block->config) {
+        $block->set_value("config", <<'_EOC_');
+    location /api/seckill/ {
+        seckill_purchase;
+    }
+    location /api/orders/ {
+        seckill_orders;
+    }
+_EOC_
+    }
+    $block->set_value("init", "main::ready();\n" . ($block->init // ''));
+});
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: a seat: 200 pending with the order id, once Kafka has the event
+--- init
+main::course(101, 3);
+--- request
+POST /api/seckill/101/1
+--- error_code: 200
+--- response_headers
+Content-Type: application/json
+--- response_body_like chomp
+^\{"status":"pending","order_id":[1-9][0-9]*,"course_id":101,"user_id":1\}$
+--- no_error_log
+[error]
+
+
+
+=== TEST 2: the event is on the topic, keyed by course, with the reserved order id
+--- init
+my $order = main::redis('HGET', 'seckill:{c101}:u:1', 'order_id');
+Test::More::like($order, qr/^[1-9][0-9]*$/, 'the status key holds the order id');
+Test::More::is(main::redis('HGET', 'seckill:{c101}', 'remaining'), 2,
+               'one seat less in Redis');
+Test::More::like(main::redis('HGET', 'seckill:{c101}:u:1', 'status'),
+                 qr/^(pending|claimed|success)$/,
+                 'pending, unless the consumer got to it already');
+my @events = grep { /"order_id":$order,/ } split /\n/, main::topic();
+Test::More::is(scalar @events, 1, 'one event for the order');
+Test::More::like($events[0] // '',
+    qr/^101 \{"order_id":$order,"course_id":101,"user_id":1,"ts":1[0-9]{12}\}$/,
+    'key = course id, value = the order as JSON');
+--- request
+GET /api/orders/101/1
+--- error_code: 200
+--- response_body_like chomp
+^\{"status":"(pending|success)","order_id":[1-9][0-9]*,"course_id":101,"user_id":1\}$
+
+
+
+=== TEST 3: the same user again: 409 duplicate with the order id already held
+--- request
+POST /api/seckill/101/1
+--- error_code: 409
+--- response_headers
+Content-Type: application/json
+--- response_body_like chomp
+^\{"status":"duplicate","order_id":[1-9][0-9]*,"course_id":101,"user_id":1\}$
+
+
+
+=== TEST 4: the duplicate names the order the user holds, and costs no seat
+--- init
+my ($code, $body) = main::http('POST', '/api/seckill/101/1');
+my $order = main::redis('HGET', 'seckill:{c101}:u:1', 'order_id');
+Test::More::is($code, 409, 'duplicate');
+Test::More::like($body, qr/"order_id":$order,/, 'with the order id held');
+Test::More::is(main::redis('HGET', 'seckill:{c101}', 'remaining'), 2,
+               'still one seat less');
+--- request
+GET /api/orders/101/1
+--- error_code: 200
+
+
+
+=== TEST 5: the last seat is sold, then 410 sold_out
+--- init
+main::course(102, 1);
+--- request eval
+["POST /api/seckill/102/1", "POST /api/seckill/102/2", "POST /api/seckill/102/3"]
+--- error_code eval
+[200, 410, 410]
+--- response_body_like eval
+[qr/^\{"status":"pending","order_id":\d+,"course_id":102,"user_id":1\}$/,
+ qr/^\{"status":"sold_out","course_id":102,"user_id":2\}$/,
+ qr/^\{"status":"sold_out","course_id":102,"user_id":3\}$/]
+
+
+
+=== TEST 6: sold out: nothing reserved for the others, no oversell
+--- init
+Test::More::is(main::redis('HGET', 'seckill:{c102}', 'remaining'), 0,
+               'no seat left, none below zero');
+Test::More::is(scalar(() = split /\n/, main::redis('KEYS', 'seckill:{c102}:u:*')),
+               1, 'one order');
+--- request
+GET /api/orders/102/2
+--- error_code: 404
+--- response_body chomp
+{"status":"none","course_id":102,"user_id":2}
+
+
+
+=== TEST 7: before the sale window: 403 not_started with starts_at
+--- init
+main::course(103, 5, 3600000, 7200000);
+--- request
+POST /api/seckill/103/1
+--- error_code: 403
+--- response_headers
+Content-Type: application/json
+--- response_body_like chomp
+^\{"status":"not_started","starts_at":1[0-9]{12},"course_id":103,"user_id":1\}$
+
+
+
+=== TEST 8: after the sale window: 403 ended with ends_at
+--- init
+main::course(104, 5, -7200000, -3600000);
+--- request
+POST /api/seckill/104/1
+--- error_code: 403
+--- response_body_like chomp
+^\{"status":"ended","ends_at":1[0-9]{12},"course_id":104,"user_id":1\}$
+
+
+
+=== TEST 9: no such course: 404 unknown_course
+--- init
+main::drop_course(105);
+--- request
+POST /api/seckill/105/1
+--- error_code: 404
+--- response_headers
+Content-Type: application/json
+--- response_body chomp
+{"status":"unknown_course","course_id":105,"user_id":1}
+
+
+
+=== TEST 10: a user whose last attempt failed may buy again, with a new order id
+--- init
+main::course(106, 2);
+main::redis('HSET', 'seckill:{c106}:u:7', order_id => 5, status => 'failed',
+            ts => 1);
+--- request
+POST /api/seckill/106/7
+--- error_code: 200
+--- response_body_like chomp
+^\{"status":"pending","order_id":(?!5,)[1-9][0-9]*,"course_id":106,"user_id":7\}$
+
+
+
+=== TEST 11: Redis lost the scripts (SCRIPT FLUSH): loaded again, the purchase goes on
+--- init
+main::course(107, 2);
+main::redis('SCRIPT', 'FLUSH');
+--- request
+POST /api/seckill/107/1
+--- error_code: 200
+--- response_body_like chomp
+^\{"status":"pending","order_id":\d+,"course_id":107,"user_id":1\}$
+--- error_log
+has lost the reserve script, loading it again
+
+
+
+=== TEST 12: a request body is ignored
+--- request
+POST /api/seckill/107/2
+{"anything": "at all"}
+--- error_code: 200
+--- response_body_like chomp
+^\{"status":"pending","order_id":\d+,"course_id":107,"user_id":2\}$
+
+
+
+=== TEST 13: other methods: 405 JSON naming POST
+--- request eval
+["GET /api/seckill/101/1", "PUT /api/seckill/101/1", "DELETE /api/seckill/101/1"]
+--- error_code eval
+[405, 405, 405]
+--- response_headers eval
+["Allow: POST\nContent-Type: application/json",
+ "Allow: POST\nContent-Type: application/json",
+ "Allow: POST\nContent-Type: application/json"]
+--- response_body_like eval
+[qr/^\{"status":"method_not_allowed","error":"[^"]+"\}$/,
+ qr/^\{"status":"method_not_allowed","error":"[^"]+"\}$/,
+ qr/^\{"status":"method_not_allowed","error":"[^"]+"\}$/]
+
+
+
+=== TEST 14: ids with letters or signs are 400
+--- request eval
+["POST /api/seckill/abc/1", "POST /api/seckill/101/1x", "POST /api/seckill/-1/1",
+ "POST /api/seckill/101/+1", "POST /api/seckill/1.5/1", "POST /api/seckill/101/%20"]
+--- error_code eval
+[400, 400, 400, 400, 400, 400]
+--- response_body eval
+['{"status":"bad_request","error":"course id must be a decimal integer"}',
+ '{"status":"bad_request","error":"user id must be a decimal integer"}',
+ '{"status":"bad_request","error":"course id must be a decimal integer"}',
+ '{"status":"bad_request","error":"user id must be a decimal integer"}',
+ '{"status":"bad_request","error":"course id must be a decimal integer"}',
+ '{"status":"bad_request","error":"user id must be a decimal integer"}']
+
+
+
+=== TEST 15: 0, a leading zero, 2^53 and longer numbers are 400
+--- request eval
+["POST /api/seckill/0/1", "POST /api/seckill/101/0", "POST /api/seckill/0101/1",
+ "POST /api/seckill/101/007", "POST /api/seckill/9007199254740992/1",
+ "POST /api/seckill/101/9007199254740992",
+ "POST /api/seckill/" . ("9" x 300) . "/1",
+ "POST /api/seckill/101/" . ("1" x 2000)]
+--- error_code eval
+[400, 400, 400, 400, 400, 400, 400, 400]
+--- response_body eval
+['{"status":"bad_request","error":"course id must be from 1 to 9007199254740991"}',
+ '{"status":"bad_request","error":"user id must be from 1 to 9007199254740991"}',
+ '{"status":"bad_request","error":"course id must not have a leading zero"}',
+ '{"status":"bad_request","error":"user id must not have a leading zero"}',
+ '{"status":"bad_request","error":"course id must be from 1 to 9007199254740991"}',
+ '{"status":"bad_request","error":"user id must be from 1 to 9007199254740991"}',
+ '{"status":"bad_request","error":"course id must be from 1 to 9007199254740991"}',
+ '{"status":"bad_request","error":"user id must be from 1 to 9007199254740991"}']
+
+
+
+=== TEST 16: the largest id, 2^53 - 1, is an id
+--- request
+POST /api/seckill/9007199254740991/9007199254740991
+--- error_code: 404
+--- response_body chomp
+{"status":"unknown_course","course_id":9007199254740991,"user_id":9007199254740991}
+
+
+
+=== TEST 17: missing, empty and extra path segments are 400
+--- request eval
+["POST /api/seckill/", "POST /api/seckill/101", "POST /api/seckill/101/",
+ "POST /api/seckill/101/1/2", "POST /api/seckill/101/1/",
+ "POST /api/seckill/101/1?x=1/2"]
+--- error_code eval
+[400, 400, 400, 400, 400, 409]
+--- response_body_like eval
+[qr/^\{"status":"bad_request","error":"missing course id[^"]*"\}$/,
+ qr/^\{"status":"bad_request","error":"missing user id[^"]*"\}$/,
+ qr/^\{"status":"bad_request","error":"missing user id[^"]*"\}$/,
+ qr/^\{"status":"bad_request","error":"unexpected path segment after the user id"\}$/,
+ qr/^\{"status":"bad_request","error":"unexpected path segment after the user id"\}$/,
+ qr/^\{"status":"duplicate",/]
+
+
+
+=== TEST 18: malformed requests reserved nothing
+--- init
+my @users = split /\n/, main::redis('KEYS', 'seckill:{c101}:u:*');
+Test::More::is(join(',', sort @users), 'seckill:{c101}:u:1',
+               'only user 1 holds a key for course 101');
+Test::More::is(main::redis('HGET', 'seckill:{c101}', 'remaining'), 2,
+               'one seat taken');
+--- request
+POST /api/seckill/101/
+--- error_code: 400

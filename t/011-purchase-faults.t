@@ -1,0 +1,265 @@
+# Purchases when Redis or Kafka fail: 503 with Retry-After, nothing held,
+# the seat back on sale, other locations served.  Courses 111..119.
+use Test::Nginx::Socket 'no_plan';
+use IO::Socket::INET;
+use POSIX ();
+use Time::HiRes ();
+
+no_shuffle();
+
+sub redis {
+    open my $fh, '-|', 'redis-cli', '-p', $ENV{TEST_NGINX_REDIS_PORT}, @_
+        or die "redis-cli: $!";
+    local $/;
+    my $out = <$fh> // '';
+    close $fh;
+    $out =~ s/\n+\z//;
+    return $out;
+}
+
+sub drop_course {
+    my $id = shift;
+    my @keys = split /\n/, redis('KEYS', "seckill:{c$id}*");
+    redis('DEL', @keys) if @keys;
+}
+
+# The consumer (when t/run.sh runs one) persists what these tests buy: wait
+# until it confirmed our orders (or makes no progress), then take them back
+# out of MariaDB and Redis, so that `seckill check` sees only real courses.
+sub forget_courses {
+    my @ids = @_;
+    my ($left, $last, $still) = (0, -1, 0);
+    while ($still < 20) {
+        $left = 0;
+        $left += redis('ZCARD', "seckill:{c$_}:pending") for @ids;
+        last if $left == 0;
+        $still = $left == $last ? $still + 1 : 0;
+        $last = $left;
+        Time::HiRes::sleep(0.1);
+    }
+    if ($ENV{TEST_NGINX_MYSQL_PORT}) {
+        system('mariadb', '--no-defaults', '-h127.0.0.1',
+               "-P$ENV{TEST_NGINX_MYSQL_PORT}", '-useckill', '-pseckill',
+               'seckill', '-e', 'DELETE FROM orders WHERE course_id IN ('
+               . join(',', @ids) . ')');
+    }
+    drop_course($_) for @ids;
+}
+
+sub course {
+    my ($id, $seats) = @_;
+    my $now = int(Time::HiRes::time() * 1000);
+    drop_course($id);
+    redis('HSET', "seckill:{c$id}", name => "Test course $id",
+          total => $seats, remaining => $seats,
+          starts_at => $now - 60000, ends_at => $now + 3600000);
+}
+
+sub http {
+    my ($method, $path) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $ENV{TEST_NGINX_SERVER_PORT},
+                                  Timeout => 5)
+        or die "connect: $!";
+    print $s "$method $path HTTP/1.0\r\nHost: localhost\r\n\r\n";
+    local $/;
+    my $resp = <$s> // '';
+    my ($code) = $resp =~ m{^HTTP/1\.\d (\d+)};
+    return $code // 0;
+}
+
+# a fresh worker answers purchases once Redis gave it its order ids
+sub ready {
+    for (1 .. 150) {
+        return if http('GET', '/api/orders/1/1') != 503;
+        Time::HiRes::sleep(0.02);
+    }
+}
+
+# Redis runs one script at a time: this one keeps it busy for $ms
+sub stall_redis {
+    my $ms = shift;
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        redis('EVAL', "local t = redis.call('TIME') "
+              . "local s = t[1] * 1000000 + t[2] "
+              . "repeat t = redis.call('TIME') "
+              . "until t[1] * 1000000 + t[2] - s > $ms * 1000", 0);
+        POSIX::_exit(0);
+    }
+    Time::HiRes::sleep(0.1);
+    return $pid;
+}
+
+add_cleanup_handler(sub { forget_courses(111 .. 119) });
+
+# "--- stack: <what is broken>" starts nginx with that; a block without it
+# goes on with the same nginx, to see what it did after its answer
+my %stacks = (
+    redis_down => "seckill_redis 127.0.0.1:1;\n"
+                  . "seckill_redis_connect_timeout 100ms;\n"
+                  . "seckill_kafka_brokers 127.0.0.1:1;",
+    kafka_down => "seckill_redis 127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT};\n"
+                  . "seckill_kafka_brokers 127.0.0.1:1;\n"
+                  . "seckill_kafka_timeout 1s;",
+    redis_slow => "seckill_redis 127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT};\n"
+                  . "seckill_redis_timeout 150ms;\n"
+                  . "seckill_kafka_brokers 127.0.0.1:$ENV{TEST_NGINX_KAFKA_PORT};",
+);
+
+add_block_preprocessor(sub {
+    my $block = shift;
+    my $stack = $block->stack or return;
+    $block->set_value("http_config", $stacks{$stack});
+    if ($stack ne 'redis_down') {
+        $block->set_value("init", "main::ready();\n" . ($block->init // ''));
+    }
+    if (!defined $block->config) {
+        $block->set_value("config", <<'_EOC_');
+    location /api/seckill/ {
+        seckill_purchase;
+    }
+    location /api/orders/ {
+        seckill_orders;
+    }
+    location = /plain {
+        return 200 "still here\n";
+    }
+_EOC_
+    }
+});
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: Redis unreachable: 503 JSON with Retry-After, at once
+--- stack: redis_down
+--- request
+POST /api/seckill/111/1
+--- error_code: 503
+--- response_headers
+Content-Type: application/json
+Retry-After: 1
+--- response_body_like chomp
+^\{"status":"unavailable","error":"[^"]+"\}$
+--- timeout: 1
+
+
+
+=== TEST 2: Redis unreachable: the order status is 503 too
+--- request
+GET /api/orders/111/1
+--- error_code: 503
+--- response_headers
+Retry-After: 1
+--- response_body_like chomp
+^\{"status":"unavailable","error":"[^"]+"\}$
+--- timeout: 1
+
+
+
+=== TEST 3: Redis unreachable: another location is still served
+--- request
+GET /plain
+--- error_code: 200
+--- response_body
+still here
+
+
+
+=== TEST 4: Kafka unreachable: 503 after the delivery timeout, Retry-After
+--- stack: kafka_down
+--- init
+main::course(112, 3);
+$main::start = Time::HiRes::time();
+--- request
+POST /api/seckill/112/1
+--- error_code: 503
+--- response_headers
+Content-Type: application/json
+Retry-After: 1
+--- response_body_like chomp
+^\{"status":"unavailable","error":"[^"]+"\}$
+--- error_log
+not delivered to kafka
+--- timeout: 4
+
+
+
+=== TEST 5: Kafka unreachable: the seat is back on sale, the order failed
+--- init
+my $waited = Time::HiRes::time() - $main::start;
+Test::More::cmp_ok($waited, '>=', 0.9, 'answered after the delivery timeout');
+Test::More::cmp_ok($waited, '<', 3, 'and not much later');
+Test::More::is(main::redis('HGET', 'seckill:{c112}', 'remaining'), 3,
+               'remaining unchanged');
+Test::More::is(main::redis('HGET', 'seckill:{c112}:u:1', 'status'), 'failed',
+               'the status key says failed');
+Test::More::is(main::redis('ZCARD', 'seckill:{c112}:pending'), 0,
+               'nothing pending');
+--- request
+GET /api/orders/112/1
+--- error_code: 200
+--- response_body_like chomp
+^\{"status":"failed","order_id":\d+,"course_id":112,"user_id":1\}$
+
+
+
+=== TEST 6: Kafka unreachable: a client that went away leaves no reservation behind
+--- stack: kafka_down
+--- init
+main::course(113, 2);
+--- request
+POST /api/seckill/113/1
+--- timeout: 0.3
+--- abort
+--- ignore_response
+
+
+
+=== TEST 7: ... its seat was released all the same
+--- init
+Time::HiRes::sleep(3);
+Test::More::is(main::redis('HGET', 'seckill:{c113}', 'remaining'), 2,
+               'remaining unchanged');
+Test::More::is(main::redis('HGET', 'seckill:{c113}:u:1', 'status'), 'failed',
+               'the status key says failed');
+--- request
+GET /plain
+--- error_code: 200
+
+
+
+=== TEST 8: Redis too slow: 503 within seckill_redis_timeout
+--- stack: redis_slow
+--- init
+main::course(114, 2);
+$main::stall = main::stall_redis(700);
+--- request
+POST /api/seckill/114/1
+--- error_code: 503
+--- response_headers
+Retry-After: 1
+--- response_body chomp
+{"status":"unavailable","error":"redis timed out"}
+--- error_log
+did not answer within 150 ms
+
+
+
+=== TEST 9: ... the reservation Redis made after that is released, not orphaned
+--- init
+waitpid($main::stall, 0);
+Time::HiRes::sleep(0.3);
+Test::More::is(main::redis('HGET', 'seckill:{c114}', 'remaining'), 2,
+               'remaining unchanged');
+Test::More::is(main::redis('HGET', 'seckill:{c114}:u:1', 'status'), 'failed',
+               'the late reservation was released');
+Test::More::is(main::redis('ZCARD', 'seckill:{c114}:pending'), 0,
+               'nothing pending');
+--- request
+POST /api/seckill/114/2
+--- error_code: 200
+--- response_body_like chomp
+^\{"status":"pending","order_id":\d+,"course_id":114,"user_id":2\}$

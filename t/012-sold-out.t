@@ -1,0 +1,201 @@
+# The sold-out cache: once Redis said a course is sold out, the module
+# answers 410 without asking it, for seckill_sold_out_ttl; a seat released
+# by the module clears that at once.  Courses 121..129.
+use Test::Nginx::Socket 'no_plan';
+use IO::Socket::INET;
+use POSIX ();
+use Time::HiRes ();
+
+no_shuffle();
+
+sub redis {
+    open my $fh, '-|', 'redis-cli', '-p', $ENV{TEST_NGINX_REDIS_PORT}, @_
+        or die "redis-cli: $!";
+    local $/;
+    my $out = <$fh> // '';
+    close $fh;
+    $out =~ s/\n+\z//;
+    return $out;
+}
+
+sub drop_course {
+    my $id = shift;
+    my @keys = split /\n/, redis('KEYS', "seckill:{c$id}*");
+    redis('DEL', @keys) if @keys;
+}
+
+# The consumer (when t/run.sh runs one) persists what these tests buy: wait
+# until it confirmed our orders (or makes no progress), then take them back
+# out of MariaDB and Redis, so that `seckill check` sees only real courses.
+sub forget_courses {
+    my @ids = @_;
+    my ($left, $last, $still) = (0, -1, 0);
+    while ($still < 20) {
+        $left = 0;
+        $left += redis('ZCARD', "seckill:{c$_}:pending") for @ids;
+        last if $left == 0;
+        $still = $left == $last ? $still + 1 : 0;
+        $last = $left;
+        Time::HiRes::sleep(0.1);
+    }
+    if ($ENV{TEST_NGINX_MYSQL_PORT}) {
+        system('mariadb', '--no-defaults', '-h127.0.0.1',
+               "-P$ENV{TEST_NGINX_MYSQL_PORT}", '-useckill', '-pseckill',
+               'seckill', '-e', 'DELETE FROM orders WHERE course_id IN ('
+               . join(',', @ids) . ')');
+    }
+    drop_course($_) for @ids;
+}
+
+sub course {
+    my ($id, $seats) = @_;
+    my $now = int(Time::HiRes::time() * 1000);
+    drop_course($id);
+    redis('HSET', "seckill:{c$id}", name => "Test course $id",
+          total => $seats, remaining => $seats,
+          starts_at => $now - 60000, ends_at => $now + 3600000);
+}
+
+sub http {
+    my ($method, $path) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $ENV{TEST_NGINX_SERVER_PORT},
+                                  Timeout => 5)
+        or die "connect: $!";
+    print $s "$method $path HTTP/1.0\r\nHost: localhost\r\n\r\n";
+    local $/;
+    my $resp = <$s> // '';
+    my ($code) = $resp =~ m{^HTTP/1\.\d (\d+)};
+    return $code // 0;
+}
+
+sub ready {
+    for (1 .. 150) {
+        return if http('GET', '/api/orders/1/1') != 503;
+        Time::HiRes::sleep(0.02);
+    }
+}
+
+# a purchase in a child process, while the block goes on; its exit code
+# tells whether it was answered $expect
+sub purchase_aside {
+    my ($path, $expect) = @_;
+    my $pid = fork // die "fork: $!";
+    POSIX::_exit(http('POST', $path) == $expect ? 0 : 1) if $pid == 0;
+    return $pid;
+}
+
+add_cleanup_handler(sub { forget_courses(121 .. 129) });
+
+# "--- stack: <name>" starts nginx with that configuration; a block without
+# it goes on with the same nginx and what it has learned
+my %stacks = (
+    ttl => "seckill_sold_out_ttl 500ms;",
+    off => "seckill_sold_out_ttl off;",
+    kafka_down => "seckill_sold_out_ttl 30s;\n"
+                  . "seckill_kafka_timeout 1s;",
+);
+
+add_block_preprocessor(sub {
+    my $block = shift;
+    my $stack = $block->stack or return;
+    my $kafka = $stack eq 'kafka_down' ? 1 : $ENV{TEST_NGINX_KAFKA_PORT};
+    $block->set_value("http_config", <<"_EOC_");
+    seckill_redis 127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT};
+    seckill_kafka_brokers 127.0.0.1:$kafka;
+    $stacks{$stack}
+_EOC_
+    $block->set_value("config", <<'_EOC_');
+    location /api/seckill/ {
+        seckill_purchase;
+    }
+    location /api/orders/ {
+        seckill_orders;
+    }
+_EOC_
+    $block->set_value("init", "main::ready();\n" . ($block->init // ''));
+});
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: the last seat, then Redis says sold out
+--- stack: ttl
+--- init
+main::course(121, 1);
+--- request eval
+["POST /api/seckill/121/1", "POST /api/seckill/121/2"]
+--- error_code eval
+[200, 410]
+
+
+
+=== TEST 2: stock back behind the module's back: still 410 within the TTL, Redis not asked
+--- init
+main::redis('HSET', 'seckill:{c121}', 'remaining', 1);
+--- request
+POST /api/seckill/121/3
+--- error_code: 410
+--- response_body chomp
+{"status":"sold_out","course_id":121,"user_id":3}
+
+
+
+=== TEST 3: after the TTL Redis is asked again and the seat is sold
+--- init
+Test::More::is(main::redis('EXISTS', 'seckill:{c121}:u:3'), 0,
+               'the cached answer did not reach Redis');
+Time::HiRes::sleep(0.6);
+--- request
+POST /api/seckill/121/3
+--- error_code: 200
+--- response_body_like chomp
+^\{"status":"pending","order_id":\d+,"course_id":121,"user_id":3\}$
+
+
+
+=== TEST 4: seckill_sold_out_ttl off: every purchase asks Redis
+--- stack: off
+--- init
+main::course(122, 1);
+--- request eval
+["POST /api/seckill/122/1", "POST /api/seckill/122/2"]
+--- error_code eval
+[200, 410]
+
+
+
+=== TEST 5: seckill_sold_out_ttl off: stock back is on sale at once
+--- init
+main::redis('HSET', 'seckill:{c122}', 'remaining', 1);
+--- request
+POST /api/seckill/122/3
+--- error_code: 200
+
+
+
+=== TEST 6: the last seat is held by an order Kafka cannot take; meanwhile sold out
+--- stack: kafka_down
+--- init
+main::course(123, 1);
+$main::aside = main::purchase_aside('/api/seckill/123/1', 503);
+Time::HiRes::sleep(0.3);
+--- request
+POST /api/seckill/123/2
+--- error_code: 410
+
+
+
+=== TEST 7: the module released that seat: the course is on sale again at once, not after 30s
+--- init
+waitpid($main::aside, 0);
+Test::More::is($?, 0, 'the first buyer was told 503');
+Test::More::is(main::redis('HGET', 'seckill:{c123}', 'remaining'), 1,
+               'its seat is back');
+--- request
+POST /api/seckill/123/3
+--- error_code: 503
+--- response_body_like chomp
+^\{"status":"unavailable","error":"the order could not be delivered, nothing was reserved"\}$
+--- timeout: 5

@@ -1,0 +1,266 @@
+# A crowd on one course: 100 clients at once for 50 seats get exactly 50
+# answers 200 and 410 for the rest, and the topic has exactly the 50 order
+# events; one user hammering a URL gets one seat and 409 for the rest.
+# nginx runs as in production here (master, two workers sharing the
+# sold-out cache), started by this file.  Courses 131 and 132.
+use strict;
+use warnings;
+use File::Temp ();
+use IO::Socket::INET;
+use POSIX ();
+use Test::More;
+use Time::HiRes ();
+
+for my $var (qw(TEST_NGINX_BINARY TEST_NGINX_LOAD_MODULES
+                TEST_NGINX_REDIS_PORT TEST_NGINX_KAFKA_PORT))
+{
+    plan skip_all => "$var is not set (see t/README)" unless $ENV{$var};
+}
+
+my $port = $ENV{TEST_NGINX_PORT} || 1984;
+my $dir = File::Temp::tempdir('seckill-crowd-XXXXXX', TMPDIR => 1,
+                              CLEANUP => 1);
+
+sub redis {
+    open my $fh, '-|', 'redis-cli', '-p', $ENV{TEST_NGINX_REDIS_PORT}, @_
+        or die "redis-cli: $!";
+    local $/;
+    my $out = <$fh> // '';
+    close $fh;
+    $out =~ s/\n+\z//;
+    return $out;
+}
+
+sub drop_course {
+    my $id = shift;
+    my @keys = split /\n/, redis('KEYS', "seckill:{c$id}*");
+    redis('DEL', @keys) if @keys;
+}
+
+# The consumer (when t/run.sh runs one) persists what these tests buy: wait
+# until it confirmed our orders (or makes no progress), then take them back
+# out of MariaDB and Redis, so that `seckill check` sees only real courses.
+sub forget_courses {
+    my @ids = @_;
+    my ($left, $last, $still) = (0, -1, 0);
+    while ($still < 20) {
+        $left = 0;
+        $left += redis('ZCARD', "seckill:{c$_}:pending") for @ids;
+        last if $left == 0;
+        $still = $left == $last ? $still + 1 : 0;
+        $last = $left;
+        Time::HiRes::sleep(0.1);
+    }
+    if ($ENV{TEST_NGINX_MYSQL_PORT}) {
+        system('mariadb', '--no-defaults', '-h127.0.0.1',
+               "-P$ENV{TEST_NGINX_MYSQL_PORT}", '-useckill', '-pseckill',
+               'seckill', '-e', 'DELETE FROM orders WHERE course_id IN ('
+               . join(',', @ids) . ')');
+    }
+    drop_course($_) for @ids;
+}
+
+sub course {
+    my ($id, $seats) = @_;
+    my $now = int(Time::HiRes::time() * 1000);
+    drop_course($id);
+    redis('HSET', "seckill:{c$id}", name => "Test course $id",
+          total => $seats, remaining => $seats,
+          starts_at => $now - 60000, ends_at => $now + 3600000);
+}
+
+# the events of a course produced since $since (ms): order id => value
+sub events {
+    my ($course, $since) = @_;
+    open my $fh, '-|', 'kcat', '-C', '-q', '-b',
+        "127.0.0.1:$ENV{TEST_NGINX_KAFKA_PORT}", '-t', 'seckill.orders',
+        '-f', '%k %s\n', '-o', 'beginning', '-e'
+        or die "kcat: $!";
+    my %events;
+    while (my $line = <$fh>) {
+        chomp $line;
+        my ($key, $value) = split / /, $line, 2;
+        next unless $key eq $course
+            && $value =~ /"order_id":(\d+),.*"ts":(\d+)\}$/ && $2 >= $since;
+        $events{$1} = $value;
+    }
+    close $fh;
+    return \%events;
+}
+
+# $n clients connect, then all send at once; returns [code, body] each
+sub crowd {
+    my ($n, $path_of) = @_;
+    pipe my $go_r, my $go_w or die "pipe: $!";
+    my @kids;
+    for my $i (1 .. $n) {
+        my $pid = fork // die "fork: $!";
+        if ($pid == 0) {
+            close $go_w;
+            my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                          PeerPort => $port, Timeout => 10)
+                or POSIX::_exit(2);
+            sysread $go_r, my $byte, 1;
+            print $s "POST " . $path_of->($i)
+                     . " HTTP/1.1\r\nHost: localhost\r\nConnection: close"
+                     . "\r\nContent-Length: 0\r\n\r\n";
+            local $/;
+            my $resp = <$s> // '';
+            open my $out, '>', "$dir/answer.$i" or POSIX::_exit(3);
+            print $out $resp;
+            close $out;
+            POSIX::_exit(0);
+        }
+        push @kids, $pid;
+    }
+    close $go_r;
+    Time::HiRes::sleep(0.3);
+    close $go_w;
+    waitpid $_, 0 for @kids;
+
+    my @answers;
+    for my $i (1 .. $n) {
+        open my $in, '<', "$dir/answer.$i" or do { push @answers, [0, '']; next };
+        local $/;
+        my $resp = <$in>;
+        my ($code) = $resp =~ m{^HTTP/1\.1 (\d+)};
+        my ($body) = $resp =~ /\r\n\r\n(.*)\z/s;
+        push @answers, [$code // 0, $body // ''];
+        unlink "$dir/answer.$i";
+    }
+    return @answers;
+}
+
+sub nginx_pid {
+    open my $fh, '<', "$dir/logs/nginx.pid" or return;
+    my $pid = <$fh>;
+    chomp $pid if defined $pid;
+    return $pid;
+}
+
+sub alive {
+    my $pid = shift;
+    return 0 unless $pid && kill 0, $pid;
+    open my $st, '<', "/proc/$pid/stat" or return 1;
+    return (<$st> // '') !~ /^\d+ \(.*\) Z /s;
+}
+
+sub stop_nginx {
+    my $pid = nginx_pid() or return;
+    kill 'QUIT', $pid;
+    for (1 .. 200) {
+        return unless alive($pid);
+        Time::HiRes::sleep(0.05);
+    }
+    kill 'KILL', $pid;
+}
+
+mkdir "$dir/$_" for qw(logs conf);
+
+open my $conf, '>', "$dir/conf/nginx.conf" or die "nginx.conf: $!";
+print $conf <<"_EOC_";
+load_module $ENV{TEST_NGINX_LOAD_MODULES};
+worker_processes 2;
+daemon on;
+master_process on;
+error_log $dir/logs/error.log info;
+pid $dir/logs/nginx.pid;
+@{[ $> == 0 ? 'user root;' : '' ]}
+
+events {
+    worker_connections 1024;
+}
+
+http {
+    access_log off;
+    client_body_temp_path $dir/body;
+
+    seckill_redis 127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT};
+    seckill_kafka_brokers 127.0.0.1:$ENV{TEST_NGINX_KAFKA_PORT};
+
+    server {
+        listen 127.0.0.1:$port backlog=512;
+
+        location /api/seckill/ {
+            seckill_purchase;
+        }
+    }
+}
+_EOC_
+close $conf;
+
+END { stop_nginx() if $dir; forget_courses(131, 132); }
+
+is(system($ENV{TEST_NGINX_BINARY}, '-p', "$dir/", '-c', "$dir/conf/nginx.conf"),
+   0, 'nginx starts with two workers');
+
+# both workers have their order id blocks from Redis
+for (1 .. 100) {
+    open my $log, '<', "$dir/logs/error.log" or last;
+    my $ready = grep { /order ids from/ } <$log>;
+    last if $ready >= 2;
+    Time::HiRes::sleep(0.05);
+}
+
+my $since = int(Time::HiRes::time() * 1000);
+
+course(131, 50);
+
+my @answers = crowd(100, sub { "/api/seckill/131/" . (1000 + $_[0]) });
+my %codes;
+$codes{ $_->[0] }++ for @answers;
+
+is($codes{200} // 0, 50, '50 answers 200');
+is($codes{410} // 0, 50, '50 answers 410 sold_out');
+is(scalar(keys %codes), 2, 'and nothing else')
+    or diag explain \%codes;
+
+my %won;
+for my $i (0 .. $#answers) {
+    next unless $answers[$i][0] == 200;
+    my ($order) = $answers[$i][1] =~
+        /^\{"status":"pending","order_id":(\d+),"course_id":131,"user_id":${\ (1001 + $i)}\}$/;
+    $won{$order // 'malformed'} = 1001 + $i;
+}
+is(scalar(keys %won), 50, 'every 200 carries its own order id');
+
+is(redis('HGET', 'seckill:{c131}', 'remaining'), 0, 'Redis: no seat left');
+my @orders = split /\n/, redis('KEYS', 'seckill:{c131}:u:*');
+is(scalar @orders, 50, 'Redis: 50 orders');
+
+my $held = grep {
+    redis('HGET', "seckill:{c131}:u:$won{$_}", 'order_id') eq $_
+} keys %won;
+is($held, 50, "each winner's status key holds the order id answered");
+
+my $events = events(131, $since);
+is(scalar(keys %$events), 50, '50 order events on the topic for the course');
+is(join(',', sort keys %$events), join(',', sort keys %won),
+   'exactly the orders answered 200');
+my $right = grep {
+    $events->{$_} =~ /^\{"order_id":$_,"course_id":131,"user_id":$won{$_},"ts":\d{13}\}$/
+} keys %won;
+is($right, 50, 'each event says who bought what');
+
+# the original `ab -n ... -c ...` on one URL: one user, one seat
+course(132, 10);
+
+@answers = crowd(50, sub { "/api/seckill/132/7" });
+%codes = ();
+$codes{ $_->[0] }++ for @answers;
+
+is($codes{200} // 0, 1, 'one user hammering one URL: one 200');
+is($codes{409} // 0, 49, 'and 409 duplicate for the rest')
+    or diag explain \%codes;
+
+my ($order) = map { $_->[1] =~ /"order_id":(\d+)/ } grep { $_->[0] == 200 } @answers;
+my $same = grep { $_->[0] == 409 && $_->[1] =~ /"order_id":$order,/ } @answers;
+is($same, 49, 'every 409 names the order held');
+is(redis('HGET', 'seckill:{c132}', 'remaining'), 9, 'one seat taken');
+is(scalar(keys %{ events(132, $since) }), 1, 'one event on the topic');
+
+open my $log, '<', "$dir/logs/error.log" or die "error.log: $!";
+my @errors = grep { /\[(error|crit|alert|emerg)\]/ } <$log>;
+is(scalar @errors, 0, 'no error logged') or diag @errors;
+
+done_testing();
