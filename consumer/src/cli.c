@@ -13,9 +13,11 @@
 #include <unistd.h>
 
 #include "catalog.h"
+#include "check.h"
 #include "config.h"
 #include "course.h"
 #include "db.h"
+#include "fill.h"
 #include "ids.h"
 #include "store.h"
 #include "topics.h"
@@ -33,6 +35,8 @@ static const char usage_text[] =
     "  load          put each course's stock from MariaDB into Redis\n"
     "  reset         start a new sale: delete every order, then load\n"
     "  stats         per course: total, remaining, pending and orders\n"
+    "  check         verify the invariants on a quiet sale; non-zero exit on a failure\n"
+    "  fill N        benchmark backlog: reserve N orders and produce their events\n"
     "  course list   the courses in MariaDB and their sale windows\n"
     "\n"
     "Options:\n"
@@ -46,12 +50,15 @@ struct session {
     struct seckill_config cfg;
     struct db db;
     struct store store;
+    int argc;                   /* the command's own arguments */
+    char **argv;
 };
 
 struct command {
     const char *name;
     const char *help;
     int (*run)(struct session *s);
+    int takes_args;             /* else any argument is a usage error */
 };
 
 static void fail_with(const char *msg)
@@ -295,6 +302,79 @@ static int cmd_stats(struct session *s)
     return 0;
 }
 
+static int cmd_check(struct session *s)
+{
+    struct check_result res;
+    char err[4096];
+
+    if (open_db(s, DB_EXISTING) != 0 || open_store(s) != 0)
+        return EXIT_RUNTIME;
+    if (check_run(&s->db, &s->store, &res, err, sizeof(err)) != 0) {
+        fail_with(err);
+        return EXIT_RUNTIME;
+    }
+    /* Not a failure: the invariants hold with reservations in flight, but
+     * a quiet sale has none left once the consumer caught up. */
+    if (res.pending > 0)
+        printf("check: note: %" PRIu64 " reservation(s) still pending in Redis: events not consumed yet, "
+               "or orphans waiting for the sweeper\n", res.pending);
+    if (res.problems > 0) {
+        printf("check: FAILED: %" PRIu64 " problem(s) (%zu courses, %" PRIu64 " orders)\n",
+               res.problems, res.courses, res.orders);
+        return EXIT_RUNTIME;
+    }
+    printf("check: ok (%zu courses, %" PRIu64 " orders)\n", res.courses, res.orders);
+    return 0;
+}
+
+/* Reads a whole number from min to max; -1 when arg is not one. */
+static int parse_count(const char *arg, uint64_t min, uint64_t max, uint64_t *out)
+{
+    char *end;
+
+    if (arg[0] < '0' || arg[0] > '9')
+        return -1;
+    *out = strtoull(arg, &end, 10);
+    return *end != '\0' || *out < min || *out > max ? -1 : 0;
+}
+
+static int cmd_fill(struct session *s)
+{
+    struct fill_options opt = { 0, CATALOG_DEMO_COURSES };
+    char err[4096];
+    int have_n = 0;
+
+    for (int i = 0; i < s->argc; i++) {
+        uint64_t v;
+
+        if (strcmp(s->argv[i], "--courses") == 0 && i + 1 < s->argc) {
+            if (parse_count(s->argv[++i], 1, FILL_MAX_COURSES, &v) != 0) {
+                fprintf(stderr, "seckill: fill: --courses '%s': want 1 to %d\n", s->argv[i], FILL_MAX_COURSES);
+                return EXIT_USAGE;
+            }
+            opt.courses = (unsigned)v;
+        } else if (!have_n && parse_count(s->argv[i], 1, FILL_MAX_ORDERS, &v) == 0) {
+            opt.orders = v;
+            have_n = 1;
+        } else {
+            fprintf(stderr, "seckill: fill: unexpected argument '%s' (want N from 1 to %d, --courses K)\n",
+                    s->argv[i], FILL_MAX_ORDERS);
+            return EXIT_USAGE;
+        }
+    }
+    if (!have_n) {
+        fprintf(stderr, "seckill: fill: how many orders? usage: seckill fill N [--courses K]\n");
+        return EXIT_USAGE;
+    }
+    if (open_db(s, DB_EXISTING) != 0 || open_store(s) != 0)
+        return EXIT_RUNTIME;
+    if (fill_run(&s->cfg, &s->db, &s->store, &opt, err, sizeof(err)) != 0) {
+        fail_with(err);
+        return EXIT_RUNTIME;
+    }
+    return 0;
+}
+
 static int cmd_course_list(struct session *s)
 {
     struct course_orders *rows;
@@ -327,23 +407,41 @@ static const struct command commands[] = {
       "    `dlq_topic` (1 partition), replication factor 1;\n"
       "  - when the courses table is empty, adds the demo catalogue: 6 courses,\n"
       "    850 seats, on sale from now for 30 days;\n"
-      "  - then does what `seckill load` does.\n", cmd_init },
+      "  - then does what `seckill load` does.\n", cmd_init, 0 },
     { "load", "usage: seckill [-c FILE] load\n"
       "Puts each course of MariaDB on sale in Redis: its hash seckill:{c<id>}\n"
       "(name, total, remaining, starts_at, ends_at) and its id in seckill:courses,\n"
       "with remaining = total - orders in MariaDB - pending reservations.\n"
       "Courses no longer in MariaDB are taken off sale. Exact on a quiet sale;\n"
-      "under traffic it can only leave seats off sale, never sell one twice.\n", cmd_load },
+      "under traffic it can only leave seats off sale, never sell one twice.\n", cmd_load, 0 },
     { "reset", "usage: seckill [-c FILE] reset\n"
       "Starts a new sale: deletes every order in MariaDB and every per-course key\n"
       "in Redis (course hashes, pending reservations, users' order keys), then\n"
       "does what `seckill load` does. Stop the traffic first: a purchase or an\n"
-      "order persisted during a reset belongs to neither sale.\n", cmd_reset },
+      "order persisted during a reset belongs to neither sale.\n", cmd_reset, 0 },
     { "stats", "usage: seckill [-c FILE] stats\n"
       "Prints per course: seats on sale (total), remaining in Redis, reservations\n"
-      "pending in Redis, orders persisted in MariaDB; then the totals.\n", cmd_stats },
+      "pending in Redis, orders persisted in MariaDB; then the totals.\n", cmd_stats, 0 },
+    { "check", "usage: seckill [-c FILE] check\n"
+      "Verifies, on a quiet sale (no purchase in flight, the consumer caught up),\n"
+      "per course:\n"
+      "  - orders in MariaDB <= total seats (no oversell);\n"
+      "  - no user holds two orders in one course;\n"
+      "  - remaining (Redis) + orders (MariaDB) + pending (Redis) == total;\n"
+      "  - every order row's status key says success with that order id, and no\n"
+      "    status key says success without its order row.\n"
+      "Prints each failure with the course and the numbers and exits 1; else\n"
+      "prints \"check: ok (N courses, M orders)\".\n", cmd_check, 0 },
+    { "fill", "usage: seckill [-c FILE] fill N [--courses K]\n"
+      "Benchmark backlog: reserves N orders in Redis with the module's reserve\n"
+      "script, each for a user of its own, and produces their events to `topic`\n"
+      "(idempotent producer, acks=all), as the nginx module would. The seats\n"
+      "come from K bench courses (default 6) with ids from 1001, created in\n"
+      "MariaDB and Redis when missing, else given N/K more seats each: the\n"
+      "demo catalogue is left alone and `seckill check` still adds up once the\n"
+      "consumer has drained the topic.\n", cmd_fill, 1 },
     { "course list", "usage: seckill [-c FILE] course list\n"
-      "Prints the courses in MariaDB with their seats and sale windows (UTC).\n", cmd_course_list },
+      "Prints the courses in MariaDB with their seats and sale windows (UTC).\n", cmd_course_list, 0 },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -423,14 +521,18 @@ int main(int argc, char **argv)
     if (cmd == NULL)
         return usage_error(strcmp(argv[optind], "course") == 0 ? "%s: did you mean `course list`?"
                                                                : "unknown command '%s'", argv[optind]);
-    for (; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+    for (int k = i; k < argc; k++) {
+        if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0) {
             fputs(cmd->help, stdout);
             return 0;
         }
-        fprintf(stderr, "seckill: %s: unexpected argument '%s'\n%s", cmd->name, argv[i], cmd->help);
-        return EXIT_USAGE;
+        if (!cmd->takes_args) {
+            fprintf(stderr, "seckill: %s: unexpected argument '%s'\n%s", cmd->name, argv[k], cmd->help);
+            return EXIT_USAGE;
+        }
     }
+    s.argc = argc - i;
+    s.argv = argv + i;
 
     if (conf_path == NULL)
         conf_path = config_default_path();

@@ -285,3 +285,155 @@ int db_delete_orders(struct db *db, uint64_t *deleted)
     *deleted = (uint64_t)mysql_affected_rows(db->conn);
     return 0;
 }
+
+/* Reads rows of numbers into out, ncols per row; n counts the rows. */
+static int read_numbers(struct db *db, const char *sql, uint64_t *out, size_t ncols,
+                        size_t max, size_t *n, const char *what)
+{
+    MYSQL_RES *res;
+    MYSQL_ROW row;
+
+    *n = 0;
+    if (mysql_query(db->conn, sql) != 0 || (res = mysql_store_result(db->conn)) == NULL)
+        return fail(db, what);
+    while ((row = mysql_fetch_row(res)) != NULL && *n < max) {
+        for (size_t c = 0; c < ncols; c++) {
+            if (parse_u64(row[c], &out[*n * ncols + c]) != 0) {
+                snprintf(db->err, sizeof(db->err), "MariaDB at %s: %s: not a number in the answer",
+                         db->addr, what);
+                mysql_free_result(res);
+                return -1;
+            }
+        }
+        (*n)++;
+    }
+    mysql_free_result(res);
+    return 0;
+}
+
+int db_orders_page(struct db *db, uint64_t after, struct order_row *rows,
+                   size_t max, size_t *n)
+{
+    char sql[160];
+    uint64_t *cells = malloc((max ? max : 1) * 3 * sizeof(*cells));
+    int rc;
+
+    if (cells == NULL) {
+        snprintf(db->err, sizeof(db->err), "out of memory");
+        return -1;
+    }
+    snprintf(sql, sizeof(sql), "SELECT order_id, course_id, user_id FROM orders"
+             " WHERE order_id > %" PRIu64 " ORDER BY order_id LIMIT %zu", after, max);
+    rc = read_numbers(db, sql, cells, 3, max, n, "cannot read orders");
+    for (size_t i = 0; rc == 0 && i < *n; i++) {
+        rows[i].order_id = cells[3 * i];
+        rows[i].course_id = cells[3 * i + 1];
+        rows[i].user_id = cells[3 * i + 2];
+    }
+    free(cells);
+    return rc;
+}
+
+int db_find_orders(struct db *db, const uint64_t *ids, size_t n,
+                   struct order_row *found, size_t *nfound)
+{
+    size_t cap = 96 + n * 22, len;
+    char *sql;
+    uint64_t *cells;
+    int rc;
+
+    *nfound = 0;
+    if (n == 0)
+        return 0;
+    sql = malloc(cap);
+    cells = malloc(n * 3 * sizeof(*cells));
+    if (sql == NULL || cells == NULL) {
+        free(sql);
+        free(cells);
+        snprintf(db->err, sizeof(db->err), "out of memory");
+        return -1;
+    }
+    len = (size_t)snprintf(sql, cap, "SELECT order_id, course_id, user_id FROM orders WHERE order_id IN (");
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(sql + len, cap - len, "%s%" PRIu64, i ? "," : "", ids[i]);
+    snprintf(sql + len, cap - len, ")");
+    rc = read_numbers(db, sql, cells, 3, n, nfound, "cannot look orders up");
+    for (size_t i = 0; rc == 0 && i < *nfound; i++) {
+        found[i].order_id = cells[3 * i];
+        found[i].course_id = cells[3 * i + 1];
+        found[i].user_id = cells[3 * i + 2];
+    }
+    free(sql);
+    free(cells);
+    return rc;
+}
+
+static int read_groups(struct db *db, const char *sql, struct order_group *groups,
+                       size_t max, size_t *n, const char *what)
+{
+    uint64_t *cells = malloc((max ? max : 1) * 3 * sizeof(*cells));
+    int rc;
+
+    if (cells == NULL) {
+        snprintf(db->err, sizeof(db->err), "out of memory");
+        return -1;
+    }
+    rc = read_numbers(db, sql, cells, 3, max, n, what);
+    for (size_t i = 0; rc == 0 && i < *n; i++) {
+        groups[i].course_id = cells[3 * i];
+        groups[i].user_id = cells[3 * i + 1];
+        groups[i].orders = cells[3 * i + 2];
+    }
+    free(cells);
+    return rc;
+}
+
+int db_duplicate_users(struct db *db, struct order_group *groups, size_t max, size_t *n)
+{
+    char sql[200];
+
+    snprintf(sql, sizeof(sql), "SELECT course_id, user_id, COUNT(*) FROM orders"
+             " GROUP BY course_id, user_id HAVING COUNT(*) > 1 ORDER BY course_id, user_id LIMIT %zu", max);
+    return read_groups(db, sql, groups, max, n, "cannot look for users with two orders");
+}
+
+int db_orphan_orders(struct db *db, struct order_group *groups, size_t max, size_t *n)
+{
+    char sql[240];
+
+    snprintf(sql, sizeof(sql), "SELECT o.course_id, 0, COUNT(*) FROM orders o"
+             " LEFT JOIN courses c ON c.id = o.course_id WHERE c.id IS NULL"
+             " GROUP BY o.course_id ORDER BY o.course_id LIMIT %zu", max);
+    return read_groups(db, sql, groups, max, n, "cannot look for orders of unknown courses");
+}
+
+int db_add_seats(struct db *db, const struct course *courses, size_t n)
+{
+    enum { ROW_MAX = 2 * COURSE_NAME_MAX + 4 * 21 + 16 };
+    char escaped[2 * COURSE_NAME_MAX + 1];
+    size_t cap = 256 + n * ROW_MAX, len;
+    char *sql;
+
+    if (n == 0)
+        return 0;
+    if ((sql = malloc(cap)) == NULL) {
+        snprintf(db->err, sizeof(db->err), "out of memory");
+        return -1;
+    }
+    len = (size_t)snprintf(sql, cap, "INSERT INTO courses (id, name, total, starts_at, ends_at) VALUES ");
+    for (size_t i = 0; i < n; i++) {
+        const struct course *c = &courses[i];
+
+        mysql_real_escape_string(db->conn, escaped, c->name, strlen(c->name));
+        len += (size_t)snprintf(sql + len, cap - len, "%s(%" PRIu64 ", '%s', %" PRIu32 ", %" PRId64 ", %" PRId64 ")",
+                                i ? ", " : "", c->id, escaped, c->total, c->starts_at, c->ends_at);
+    }
+    snprintf(sql + len, cap - len, " ON DUPLICATE KEY UPDATE total = total + VALUES(total),"
+             " starts_at = LEAST(starts_at, VALUES(starts_at)), ends_at = GREATEST(ends_at, VALUES(ends_at))");
+    if (mysql_query(db->conn, sql) != 0) {
+        free(sql);
+        return fail(db, "cannot add seats");
+    }
+    free(sql);
+    return 0;
+}

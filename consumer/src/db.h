@@ -48,4 +48,35 @@ int db_count_orders(struct db *db, uint64_t course_id, uint64_t *count);
 /* Deletes every order; *deleted is how many. */
 int db_delete_orders(struct db *db, uint64_t *deleted);
 
+/* An order row, as `check` reads it. */
+struct order_row {
+    uint64_t order_id, course_id, user_id;
+};
+
+/* A course and user with more than one order, or a course id with orders
+ * but not in courses: the id pair and the count. */
+struct order_group {
+    uint64_t course_id, user_id;
+    uint64_t orders;
+};
+
+/* Up to max orders with order_id > after, by order_id. */
+int db_orders_page(struct db *db, uint64_t after, struct order_row *rows,
+                   size_t max, size_t *n);
+
+/* The orders among ids[0..n) that exist, in *found (at most n rows). */
+int db_find_orders(struct db *db, const uint64_t *ids, size_t n,
+                   struct order_row *found, size_t *nfound);
+
+/* Up to max (course, user) pairs holding more than one order. */
+int db_duplicate_users(struct db *db, struct order_group *groups, size_t max, size_t *n);
+
+/* Up to max course ids of orders whose course is not in courses (user_id 0). */
+int db_orphan_orders(struct db *db, struct order_group *groups, size_t max, size_t *n);
+
+/* Adds seats to courses: a course not there yet is created with them; a
+ * course there gets total += seats and a sale window stretched to cover the
+ * given one. */
+int db_add_seats(struct db *db, const struct course *courses, size_t n);
+
 #endif

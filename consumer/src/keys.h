@@ -15,6 +15,8 @@
 /* Every per-course key, and nothing else, matches this SCAN pattern
  * ('{' and '}' are not special in Redis glob patterns). */
 #define KEY_ANY_COURSE_PATTERN "seckill:{c*"
+/* Every user's order status key matches this one. */
+#define KEY_ANY_USER_PATTERN "seckill:{c*}:u:*"
 /* Large enough for the longest key of two 16-digit ids. */
 #define KEY_MAX 64
 

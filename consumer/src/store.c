@@ -357,3 +357,92 @@ done:
         freeReplyObject(zcard);
     return rc;
 }
+
+int store_user_statuses(struct store *st, struct user_status *us, size_t n)
+{
+    size_t i;
+    int rc = 0;
+
+    for (i = 0; i < n; i++) {
+        char key[KEY_MAX];
+
+        key_user(key, us[i].course_id, us[i].user_id);
+        redisAppendCommand(st->rc, "HMGET %s order_id status", key);
+    }
+    /* Every reply is read, even after a bad one, to stay in step. */
+    for (i = 0; i < n; i++) {
+        redisReply *r;
+
+        if (redisGetReply(st->rc, (void **)&r) != REDIS_OK)
+            return io_error(st, "HMGET user status");
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+            if (rc == 0)
+                snprintf(st->err, sizeof(st->err), "Redis at %s: HMGET of a user status key: %s",
+                         st->addr, r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+            rc = -1;
+        } else {
+            redisReply *oid = r->element[0], *status = r->element[1];
+            uint64_t id = 0;
+
+            us[i].exists = oid->type == REDIS_REPLY_STRING || status->type == REDIS_REPLY_STRING;
+            us[i].order_id = 0;
+            if (oid->type == REDIS_REPLY_STRING && strspn(oid->str, "0123456789") == oid->len
+                && oid->len > 0 && oid->len < 20) {
+                for (size_t k = 0; k < oid->len; k++)
+                    id = id * 10 + (uint64_t)(oid->str[k] - '0');
+                us[i].order_id = id;
+            }
+            snprintf(us[i].status, sizeof(us[i].status), "%s",
+                     status->type == REDIS_REPLY_STRING ? status->str : "");
+        }
+        freeReplyObject(r);
+    }
+    return rc;
+}
+
+int store_scan_users(struct store *st, char cursor[32], struct user_status **out, size_t *n)
+{
+    redisReply *scan, *keys;
+    struct user_status *us;
+    size_t count = 0;
+
+    *out = NULL;
+    *n = 0;
+    scan = command(st, "SCAN", "SCAN %s MATCH %s COUNT " SCAN_COUNT, cursor, KEY_ANY_USER_PATTERN);
+    if (scan == NULL)
+        return -1;
+    if (scan->type != REDIS_REPLY_ARRAY || scan->elements != 2
+        || scan->element[0]->len >= 32) {
+        snprintf(st->err, sizeof(st->err), "Redis at %s: SCAN: unexpected reply", st->addr);
+        freeReplyObject(scan);
+        return -1;
+    }
+    memcpy(cursor, scan->element[0]->str, scan->element[0]->len + 1);
+    keys = scan->element[1];
+    us = calloc(keys->elements ? keys->elements : 1, sizeof(*us));
+    if (us == NULL) {
+        snprintf(st->err, sizeof(st->err), "out of memory");
+        freeReplyObject(scan);
+        return -1;
+    }
+    for (size_t i = 0; i < keys->elements; i++) {
+        uint64_t course_id, user_id;
+        const char *key = keys->element[i]->str, *u;
+
+        if (key_classify(key, keys->element[i]->len, &course_id) != KEY_USER
+            || (u = strstr(key, "}:u:")) == NULL
+            || parse_id(u + 4, strlen(u + 4), &user_id) != 0)
+            continue;
+        us[count].course_id = course_id;
+        us[count].user_id = user_id;
+        count++;
+    }
+    freeReplyObject(scan);
+    if (store_user_statuses(st, us, count) != 0) {
+        free(us);
+        return -1;
+    }
+    *out = us;
+    *n = count;
+    return 0;
+}

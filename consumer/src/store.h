@@ -68,4 +68,19 @@ int store_wipe_courses(struct store *st, struct wipe_counts *counts);
 int store_course_stock(struct store *st, uint64_t course_id,
                        int64_t *remaining, uint64_t *pending);
 
+/* A user's order status key seckill:{c<id>}:u:<uid>, as `check` reads it. */
+struct user_status {
+    uint64_t course_id, user_id;
+    int exists;                 /* the key is there */
+    uint64_t order_id;          /* 0 when missing or not a number */
+    char status[16];            /* "" when missing */
+};
+
+/* Reads the status keys of us[i].course_id/user_id (pipelined HMGET). */
+int store_user_statuses(struct store *st, struct user_status *us, size_t n);
+
+/* One step of a SCAN over every user status key: *out (malloc'd, *n of
+ * them) with their contents. cursor starts and ends as "0". */
+int store_scan_users(struct store *st, char cursor[32], struct user_status **out, size_t *n);
+
 #endif

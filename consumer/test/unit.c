@@ -34,6 +34,9 @@ int main(void)
     suite_ids();
     suite_keys();
     suite_catalog();
+    suite_event();
+    suite_batch();
+    suite_backoff();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -28,5 +28,8 @@ void suite_config(void);
 void suite_ids(void);
 void suite_keys(void);
 void suite_catalog(void);
+void suite_event(void);
+void suite_batch(void);
+void suite_backoff(void);
 
 #endif

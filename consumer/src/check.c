@@ -1,0 +1,316 @@
+/* The invariant check (check.h). */
+#include "check.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Orders read and status keys looked up per round trip. */
+#define PAGE 2000
+/* Per kind of status-key problem, this many are shown one by one; the
+ * per-course counts tell the rest. */
+#define DETAIL_MAX 10
+#define GROUPS_MAX 100
+
+/* The kinds of status-key problems, counted per course. */
+enum kind {
+    NO_KEY,         /* order row, no status key */
+    NOT_SUCCESS,    /* order row, status key not success */
+    OTHER_ORDER,    /* order row, status key names another order */
+    NO_ROW,         /* status key success, no such order row */
+    KINDS
+};
+
+static const char *const kind_text[KINDS] = {
+    [NO_KEY] = "order row(s) without a status key",
+    [NOT_SUCCESS] = "order row(s) whose status is not success",
+    [OTHER_ORDER] = "order row(s) whose status key names another order",
+    [NO_ROW] = "status key(s) saying success without their order row",
+};
+
+struct tally {
+    uint64_t n[KINDS];
+};
+
+struct checker {
+    struct db *db;
+    struct store *st;
+    struct course_orders *courses;
+    size_t ncourses;
+    struct tally *tallies;      /* per course, same index */
+    struct tally shown;         /* detail lines printed so far, per kind */
+    struct check_result *res;
+    char *err;
+    size_t errlen;
+};
+
+static void problem(struct checker *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void problem(struct checker *c, const char *fmt, ...)
+{
+    va_list ap;
+
+    printf("check: ");
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    printf("\n");
+    c->res->problems++;
+}
+
+static struct tally *tally_of(struct checker *c, uint64_t course_id)
+{
+    size_t lo = 0, hi = c->ncourses;
+
+    /* db_list_courses() gives them ORDER BY id. */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (c->courses[mid].course.id < course_id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < c->ncourses && c->courses[lo].course.id == course_id ? &c->tallies[lo] : NULL;
+}
+
+/* Counts one status-key problem; shows it while few of its kind were. */
+static void note(struct checker *c, uint64_t course_id, enum kind kind, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void note(struct checker *c, uint64_t course_id, enum kind kind, const char *fmt, ...)
+{
+    struct tally *t = tally_of(c, course_id);
+    va_list ap;
+
+    if (t != NULL)
+        t->n[kind]++;
+    if (c->shown.n[kind]++ < DETAIL_MAX) {
+        printf("check:   course %" PRIu64 ": ", course_id);
+        va_start(ap, fmt);
+        vprintf(fmt, ap);
+        va_end(ap);
+        printf("\n");
+    }
+}
+
+static int db_failed(struct checker *c)
+{
+    snprintf(c->err, c->errlen, "%s", c->db->err);
+    return -1;
+}
+
+static int store_failed(struct checker *c)
+{
+    snprintf(c->err, c->errlen, "%s", c->st->err);
+    return -1;
+}
+
+/* Invariants 1 and the counting half of 5, per course. */
+static int check_counts(struct checker *c)
+{
+    for (size_t i = 0; i < c->ncourses; i++) {
+        const struct course *co = &c->courses[i].course;
+        uint64_t orders = c->courses[i].orders, pending;
+        int64_t remaining;
+
+        if (orders > co->total)
+            problem(c, "course %" PRIu64 ": oversold: %" PRIu64 " orders in MariaDB > %" PRIu32 " seats",
+                    co->id, orders, co->total);
+        if (store_course_stock(c->st, co->id, &remaining, &pending) != 0)
+            return store_failed(c);
+        c->res->pending += pending;
+        if (remaining < 0) {
+            problem(c, "course %" PRIu64 ": not on sale in Redis (no remaining); run `seckill load`", co->id);
+            continue;
+        }
+        if ((uint64_t)remaining + orders + pending != co->total)
+            problem(c, "course %" PRIu64 ": remaining %" PRId64 " + orders %" PRIu64 " + pending %" PRIu64
+                    " = %" PRIu64 ", want total %" PRIu32, co->id, remaining, orders, pending,
+                    (uint64_t)remaining + orders + pending, co->total);
+    }
+    return 0;
+}
+
+/* Invariant 2, and orders of courses that do not exist. */
+static int check_groups(struct checker *c)
+{
+    struct order_group groups[GROUPS_MAX];
+    size_t n;
+
+    if (db_duplicate_users(c->db, groups, GROUPS_MAX, &n) != 0)
+        return db_failed(c);
+    for (size_t i = 0; i < n; i++)
+        problem(c, "course %" PRIu64 ": user %" PRIu64 " has %" PRIu64 " orders",
+                groups[i].course_id, groups[i].user_id, groups[i].orders);
+    if (db_orphan_orders(c->db, groups, GROUPS_MAX, &n) != 0)
+        return db_failed(c);
+    for (size_t i = 0; i < n; i++)
+        problem(c, "course %" PRIu64 ": %" PRIu64 " orders in MariaDB, but no such course",
+                groups[i].course_id, groups[i].orders);
+    return 0;
+}
+
+/* Every order row's status key says success with its order id. */
+static int check_rows(struct checker *c)
+{
+    struct order_row *rows = malloc(PAGE * sizeof(*rows));
+    struct user_status *us = malloc(PAGE * sizeof(*us));
+    uint64_t after = 0;
+    size_t n;
+    int rc = -1;
+
+    if (rows == NULL || us == NULL) {
+        snprintf(c->err, c->errlen, "out of memory");
+        goto done;
+    }
+    do {
+        if (db_orders_page(c->db, after, rows, PAGE, &n) != 0) {
+            db_failed(c);
+            goto done;
+        }
+        for (size_t i = 0; i < n; i++) {
+            us[i].course_id = rows[i].course_id;
+            us[i].user_id = rows[i].user_id;
+        }
+        if (store_user_statuses(c->st, us, n) != 0) {
+            store_failed(c);
+            goto done;
+        }
+        for (size_t i = 0; i < n; i++) {
+            const struct order_row *r = &rows[i];
+
+            if (!us[i].exists)
+                note(c, r->course_id, NO_KEY,
+                     "order %" PRIu64 " of user %" PRIu64 ": no status key", r->order_id, r->user_id);
+            else if (strcmp(us[i].status, "success") != 0)
+                note(c, r->course_id, NOT_SUCCESS,
+                     "order %" PRIu64 " of user %" PRIu64 ": status '%s', want 'success'",
+                     r->order_id, r->user_id, us[i].status);
+            else if (us[i].order_id != r->order_id)
+                note(c, r->course_id, OTHER_ORDER,
+                     "order %" PRIu64 " of user %" PRIu64 ": status key names order %" PRIu64,
+                     r->order_id, r->user_id, us[i].order_id);
+        }
+        c->res->orders += n;
+        if (n > 0)
+            after = rows[n - 1].order_id;
+    } while (n == PAGE);
+    rc = 0;
+
+done:
+    free(rows);
+    free(us);
+    return rc;
+}
+
+static int by_order_id(const void *a, const void *b)
+{
+    uint64_t x = ((const struct order_row *)a)->order_id, y = ((const struct order_row *)b)->order_id;
+
+    return x < y ? -1 : x > y;
+}
+
+/* The success keys of one SCAN step have their order rows. */
+static int check_keys_step(struct checker *c, const struct user_status *us, size_t n)
+{
+    uint64_t *ids = malloc((n ? n : 1) * sizeof(*ids));
+    struct order_row *found = malloc((n ? n : 1) * sizeof(*found));
+    size_t nids = 0, nfound;
+    int rc = -1;
+
+    if (ids == NULL || found == NULL) {
+        snprintf(c->err, c->errlen, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(us[i].status, "success") == 0 && us[i].order_id != 0)
+            ids[nids++] = us[i].order_id;
+    if (db_find_orders(c->db, ids, nids, found, &nfound) != 0) {
+        db_failed(c);
+        goto done;
+    }
+    qsort(found, nfound, sizeof(*found), by_order_id);
+    for (size_t i = 0; i < n; i++) {
+        struct order_row key = { .order_id = us[i].order_id };
+        const struct order_row *row;
+
+        if (strcmp(us[i].status, "success") != 0)
+            continue;
+        row = us[i].order_id ? bsearch(&key, found, nfound, sizeof(*found), by_order_id) : NULL;
+        if (row == NULL)
+            note(c, us[i].course_id, NO_ROW,
+                 "user %" PRIu64 ": status success for order %" PRIu64 ", which MariaDB does not have",
+                 us[i].user_id, us[i].order_id);
+        else if (row->course_id != us[i].course_id || row->user_id != us[i].user_id)
+            note(c, us[i].course_id, NO_ROW,
+                 "user %" PRIu64 ": status success for order %" PRIu64 ", which MariaDB has for course %"
+                 PRIu64 " user %" PRIu64, us[i].user_id, us[i].order_id, row->course_id, row->user_id);
+    }
+    rc = 0;
+
+done:
+    free(ids);
+    free(found);
+    return rc;
+}
+
+static int check_keys(struct checker *c)
+{
+    char cursor[32] = "0";
+
+    do {
+        struct user_status *us;
+        size_t n;
+        int rc;
+
+        if (store_scan_users(c->st, cursor, &us, &n) != 0)
+            return store_failed(c);
+        rc = check_keys_step(c, us, n);
+        free(us);
+        if (rc != 0)
+            return -1;
+    } while (strcmp(cursor, "0") != 0);
+    return 0;
+}
+
+static void report_tallies(struct checker *c)
+{
+    for (size_t i = 0; i < c->ncourses; i++)
+        for (int k = 0; k < KINDS; k++)
+            if (c->tallies[i].n[k] > 0)
+                problem(c, "course %" PRIu64 ": %" PRIu64 " %s", c->courses[i].course.id,
+                        c->tallies[i].n[k], kind_text[k]);
+}
+
+int check_run(struct db *db, struct store *st, struct check_result *res,
+              char *err, size_t errlen)
+{
+    struct checker c = { .db = db, .st = st, .res = res, .err = err, .errlen = errlen };
+    int rc = -1;
+
+    memset(res, 0, sizeof(*res));
+    if (db_list_courses(db, &c.courses, &c.ncourses) != 0) {
+        snprintf(err, errlen, "%s", db->err);
+        return -1;
+    }
+    res->courses = c.ncourses;
+    c.tallies = calloc(c.ncourses ? c.ncourses : 1, sizeof(*c.tallies));
+    if (c.tallies == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto done;
+    }
+    if (check_counts(&c) != 0 || check_groups(&c) != 0 || check_rows(&c) != 0
+        || check_keys(&c) != 0)
+        goto done;
+    report_tallies(&c);
+    rc = 0;
+
+done:
+    free(c.tallies);
+    free(c.courses);
+    return rc;
+}

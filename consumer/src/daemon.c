@@ -1,0 +1,526 @@
+/* seckill-consumer: persists the order events of the Kafka topic to MariaDB.
+ *
+ * Each batch goes through the stages of batch.h in order:
+ *   dead letters  malformed messages to dlq_topic, acknowledged
+ *   claim         the arbiter's claim script per order (Redis); "dropped"
+ *                 orders were released by the producer side: not inserted
+ *   insert        one multi-row INSERT of the claimed orders, COMMIT
+ *   confirm       the confirm script per claimed order (Redis)
+ *   offsets       the batch's Kafka offsets, committed synchronously
+ * Every stage is idempotent, and the offsets go last: a crash anywhere
+ * before them gets the batch delivered again, where claim answers "claimed"
+ * for an order already claimed or confirmed, the UNIQUE keys make the
+ * INSERT a no-op and confirm sets success again. Confirming before the
+ * commit of the offsets is what keeps a crash from leaving an order
+ * persisted but "claimed" for good.
+ *
+ * When a stage fails (MariaDB, Redis or Kafka away) the daemon pauses its
+ * partitions, retries the batch with a capped exponential backoff while
+ * still polling the consumer (heartbeats, rebalances) and resumes when the
+ * batch goes through. SIGTERM or SIGINT: finish the batch in hand, leave
+ * the group, exit 0; a second one abandons the batch (its offsets are not
+ * committed: it is delivered again). SIGHUP reopens the log file. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <mysql.h>
+
+#include "backoff.h"
+#include "batch.h"
+#include "config.h"
+#include "event.h"
+#include "log.h"
+#include "sink.h"
+#include "source.h"
+#include "status.h"
+
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE 2
+/* Longest poll when nothing is batched: how soon a signal is noticed. */
+#define IDLE_POLL_MS 500
+#define STATS_EVERY_MS 10000
+
+static const char usage_text[] =
+    "usage: seckill-consumer [-c FILE] [-f] [--log-file FILE] [--pid-file FILE] [-v]\n"
+    "\n"
+    "Consumes the order events of `topic` in consumer group `group_id`, writes\n"
+    "them to MariaDB in batches (batch_size, batch_ms), confirms them in Redis,\n"
+    "then commits their offsets. Malformed events go to `dlq_topic`. Stays in\n"
+    "the foreground; SIGTERM/SIGINT finish the batch in hand and exit 0, a\n"
+    "second signal exits at once (the batch is delivered again); SIGHUP\n"
+    "reopens the log file.\n"
+    "\n"
+    "Options:\n"
+    "  -c FILE           config file (default: $SECKILL_CONF, else conf/consumer.conf)\n"
+    "  -f, --foreground  log to stderr instead of the config's log_file\n"
+    "  --log-file FILE   log to FILE instead of the config's log_file\n"
+    "  --pid-file FILE   write the process id to FILE, removed at exit\n"
+    "  -v, --verbose     log every batch (debug level)\n"
+    "  -h, --help        this help\n"
+    "\n"
+    "Exit status: 0 stopped by a signal, 1 failed to start (the message says why),\n"
+    "2 usage error.\n";
+
+static volatile sig_atomic_t stop_signals;
+static volatile sig_atomic_t reopen_log;
+
+static const char *const stage_names[] = {
+    [STAGE_DEAD_LETTERS] = "dead letters (Kafka)",
+    [STAGE_CLAIM] = "claim (Redis)",
+    [STAGE_INSERT] = "insert (MariaDB)",
+    [STAGE_CONFIRM] = "confirm (Redis)",
+    [STAGE_OFFSETS] = "offset commit (Kafka)",
+    [STAGE_DONE] = "done",
+};
+
+struct counts {
+    uint64_t events, claimed, new_rows, dropped, dead, batches;
+};
+
+struct daemon {
+    struct seckill_config cfg;
+    struct source src;
+    struct sink sink;
+    struct status status;
+    struct batch cur;       /* filling, then flushing */
+    struct batch held;      /* arrived while cur was being retried */
+    const char *why;        /* the error of the last failed stage */
+    struct counts total, window;
+    int64_t window_start;
+};
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t mono_ms(void)
+{
+    return mono_us() / 1000;
+}
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    stop_signals++;
+}
+
+static void on_hup(int sig)
+{
+    (void)sig;
+    reopen_log = 1;
+}
+
+static void add_counts(struct counts *to, const struct counts *c)
+{
+    to->events += c->events;
+    to->claimed += c->claimed;
+    to->new_rows += c->new_rows;
+    to->dropped += c->dropped;
+    to->dead += c->dead;
+    to->batches += c->batches;
+}
+
+/* A message into the batch: an order, or a dead letter with the reason. */
+static void take(struct daemon *d, struct batch *into, rd_kafka_message_t *m)
+{
+    struct order_event ev;
+    char why[EVENT_REASON_MAX];
+    int rc;
+
+    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            log_warn("kafka: %s%s%s", m->rkt ? rd_kafka_topic_name(m->rkt) : "",
+                     m->rkt ? ": " : "", rd_kafka_message_errstr(m));
+        return;
+    }
+    if (event_parse(m->key, m->key_len, m->payload, m->len, &ev, why) == 0) {
+        rc = batch_add_order(into, m->partition, m->offset, &ev, mono_ms());
+    } else {
+        log_warn("%s[%" PRId32 "] offset %" PRId64 ": malformed event, to %s: %s",
+                 rd_kafka_topic_name(m->rkt), m->partition, m->offset, d->cfg.dlq_topic, why);
+        rc = batch_add_dead(into, m->partition, m->offset, m->key, m->key_len,
+                            m->payload, m->len, why, mono_ms());
+    }
+    if (rc != 0) {
+        /* Going on would commit this message's offset with a later one. */
+        log_error("out of memory holding a batch of %zu events; exiting (nothing is lost: "
+                  "the uncommitted events are delivered again)", into->n);
+        exit(EXIT_RUNTIME);
+    }
+}
+
+static void log_dropped(const struct batch *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        const struct batch_entry *e = &b->entries[i];
+
+        if (e->kind == ENTRY_ORDER && e->verdict == VERDICT_DROPPED)
+            log_info("order %" PRIu64 " (course %" PRIu64 ", user %" PRIu64 ") dropped: "
+                     "its reservation was released by the producer side", e->ev.order_id,
+                     e->ev.course_id, e->ev.user_id);
+    }
+}
+
+/* One attempt at the stages the batch has left. Returns 0 when it is done
+ * (and cleared), -1 with d->why set. */
+static int flush_once(struct daemon *d)
+{
+    struct batch *b = &d->cur;
+    struct counts c = { 0 };
+    int64_t spent[STAGE_DONE] = { 0 };
+    size_t gone;
+
+    while (b->n > 0 && b->stage != STAGE_DONE) {
+        int64_t t0 = mono_us();
+
+        switch (b->stage) {
+        case STAGE_DEAD_LETTERS:
+            if (source_dead_letters(&d->src, b) != 0) {
+                d->why = d->src.err;
+                return -1;
+            }
+            break;
+        case STAGE_CLAIM:
+            if (status_claim(&d->status, b) != 0) {
+                d->why = d->status.err;
+                return -1;
+            }
+            log_dropped(b);
+            break;
+        case STAGE_INSERT:
+            if (sink_write(&d->sink, b, &b->new_rows) != 0) {
+                d->why = d->sink.err;
+                return -1;
+            }
+            break;
+        case STAGE_CONFIRM:
+            if (status_confirm(&d->status, b, &gone) != 0) {
+                d->why = d->status.err;
+                return -1;
+            }
+            if (gone > 0)
+                log_warn("%zu order(s) persisted but not confirmed: their status key names "
+                         "another order or none (a `seckill reset` meanwhile?)", gone);
+            break;
+        case STAGE_OFFSETS: {
+            size_t n;
+            struct partition_offset *offsets = batch_offsets(b, &n);
+
+            /* The orders are durable and confirmed: a failed commit only
+             * means a redelivery, which changes nothing. Retrying would not
+             * help when the group took the partitions meanwhile. */
+            if (offsets == NULL)
+                log_warn("out of memory listing the offsets of a batch; not committed "
+                         "(the batch will be delivered again after a restart)");
+            else if (source_commit(&d->src, offsets, n) != 0)
+                log_warn("%s; the batch's orders are persisted, so a redelivery changes nothing", d->src.err);
+            free(offsets);
+            break;
+        }
+        case STAGE_DONE:
+            break;
+        }
+        spent[b->stage] = mono_us() - t0;
+        b->stage++;
+    }
+    c.events = b->n;
+    c.new_rows = b->new_rows;
+    c.claimed = batch_count(b, ENTRY_ORDER, VERDICT_CLAIMED);
+    c.dropped = batch_count(b, ENTRY_ORDER, VERDICT_DROPPED);
+    c.dead = batch_count(b, ENTRY_DEAD, VERDICT_UNKNOWN);
+    c.batches = b->n > 0;
+    log_debug("batch: %" PRIu64 " events, %" PRIu64 " claimed (%" PRIu64 " new rows), %" PRIu64
+              " dropped, %" PRIu64 " dead letters; ms: dead letters %.1f, claim %.1f, insert %.1f,"
+              " confirm %.1f, offsets %.1f", c.events, c.claimed, c.new_rows, c.dropped, c.dead,
+              spent[STAGE_DEAD_LETTERS] / 1e3, spent[STAGE_CLAIM] / 1e3, spent[STAGE_INSERT] / 1e3,
+              spent[STAGE_CONFIRM] / 1e3, spent[STAGE_OFFSETS] / 1e3);
+    add_counts(&d->window, &c);
+    batch_clear(b);
+    return 0;
+}
+
+/* Polls while a failed batch waits for its retry: heartbeats and rebalances
+ * go on, and what still comes in despite the pause is held for later. */
+static void wait_polling(struct daemon *d, unsigned ms)
+{
+    int64_t deadline = mono_ms() + ms, left;
+
+    while (d->cur.n > 0 && stop_signals < 2 && (left = deadline - mono_ms()) > 0) {
+        rd_kafka_message_t *m = source_poll(&d->src, left < IDLE_POLL_MS ? (int)left : IDLE_POLL_MS);
+
+        if (m != NULL) {
+            take(d, &d->held, m);
+            rd_kafka_message_destroy(m);
+            /* Partitions assigned meanwhile are paused already; this covers
+             * anything fetched before a pause took effect. */
+            source_pause(&d->src);
+        }
+    }
+}
+
+/* Gets the batch in hand through, however long it takes; returns early only
+ * on a second stop signal, abandoning it. */
+static void flush(struct daemon *d)
+{
+    unsigned attempt = 0;
+    int64_t started = mono_ms();
+    int told_stop = 0;
+
+    while (d->cur.n > 0 && flush_once(d) != 0) {
+        unsigned delay;
+
+        if (stop_signals >= 2) {
+            log_warn("second stop signal: abandoning a batch of %zu events at stage %s; "
+                     "their offsets are not committed, so they are delivered again",
+                     d->cur.n, stage_names[d->cur.stage]);
+            batch_clear(&d->cur);
+            batch_clear(&d->held);
+            return;
+        }
+        if (stop_signals == 1 && !told_stop) {
+            log_info("stop signal: finishing the batch in hand first (a second signal abandons it)");
+            told_stop = 1;
+        }
+        if (!d->src.paused) {
+            source_pause(&d->src);
+            log_warn("pausing consumption: a batch of %zu events failed at stage %s",
+                     d->cur.n, stage_names[d->cur.stage]);
+        }
+        delay = backoff_ms(attempt);
+        log_warn("%s; retry %u in %u ms (%zu events waiting, no offset committed)",
+                 d->why, attempt + 1, delay, d->cur.n + d->held.n);
+        attempt++;
+        wait_polling(d, delay);
+    }
+    if (d->src.paused) {
+        source_resume(&d->src);
+        log_info("resuming consumption: the batch went through after %u retries in %.1f s",
+                 attempt, (double)(mono_ms() - started) / 1000);
+    }
+    /* What arrived during the retries is next. */
+    batch_swap(&d->cur, &d->held);
+}
+
+/* The consumer is about to lose these partitions: get the batch in hand
+ * through while they are ours, else forget their events without committing
+ * anything, so that their next owner gets them again. */
+static void on_revoke(void *opaque, const int32_t *partitions, size_t n, int lost)
+{
+    struct daemon *d = opaque;
+    size_t dropped;
+
+    if (d->cur.n > 0 && stop_signals < 2 && flush_once(d) != 0)
+        log_warn("rebalance: the batch in hand failed at stage %s: %s", stage_names[d->cur.stage], d->why);
+    if (n == 0 && lost) {
+        dropped = d->cur.n + d->held.n;
+        batch_clear(&d->cur);
+        batch_clear(&d->held);
+    } else {
+        dropped = batch_drop_partitions(&d->cur, partitions, n)
+                + batch_drop_partitions(&d->held, partitions, n);
+    }
+    if (dropped > 0)
+        log_warn("rebalance: let go of %zu event(s) of the revoked partitions, offsets not "
+                 "committed: their next owner gets them again", dropped);
+    if (d->cur.n == 0)
+        batch_swap(&d->cur, &d->held);
+}
+
+static void report(struct daemon *d, int64_t now, int force)
+{
+    struct counts *w = &d->window;
+    double secs = (double)(now - d->window_start) / 1000;
+
+    if (!force && now - d->window_start < STATS_EVERY_MS)
+        return;
+    if (w->events > 0)
+        log_info("%" PRIu64 " events in %.1f s (%.0f/s): %" PRIu64 " orders persisted (%" PRIu64
+                 " new rows), %" PRIu64 " dropped, %" PRIu64 " dead letters, %" PRIu64 " batches",
+                 w->events, secs, secs > 0 ? (double)w->events / secs : 0.0, w->claimed,
+                 w->new_rows, w->dropped, w->dead, w->batches);
+    add_counts(&d->total, w);
+    memset(w, 0, sizeof(*w));
+    d->window_start = now;
+}
+
+static void reopen(void)
+{
+    char err[PATH_MAX + 128];
+
+    reopen_log = 0;
+    if (log_reopen(err, sizeof(err)) != 0)
+        log_error("%s; still logging to the old file", err);
+    else
+        log_info("log file reopened");
+}
+
+static void run(struct daemon *d)
+{
+    d->window_start = mono_ms();
+    while (!stop_signals) {
+        int64_t now = mono_ms();
+        rd_kafka_message_t *m;
+
+        if (reopen_log)
+            reopen();
+        if (batch_due(&d->cur, now)) {
+            flush(d);
+        } else if ((m = source_poll(&d->src, batch_wait_ms(&d->cur, now, IDLE_POLL_MS))) != NULL) {
+            take(d, &d->cur, m);
+            rd_kafka_message_destroy(m);
+        }
+        report(d, now, 0);
+    }
+    log_info("stop signal: %s", d->cur.n + d->held.n > 0 ? "finishing the batch in hand" : "leaving the group");
+    while (d->cur.n > 0 && stop_signals < 2)
+        flush(d);
+    report(d, mono_ms(), 1);
+}
+
+static int write_pid_file(const char *path)
+{
+    char tmp[PATH_MAX];
+    FILE *f;
+
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)
+        || (f = fopen(tmp, "w")) == NULL)
+        return -1;
+    fprintf(f, "%ld\n", (long)getpid());
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+/* Only our own: a newer instance may have written its pid meanwhile. */
+static void remove_pid_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    long pid = 0;
+
+    if (f == NULL)
+        return;
+    if (fscanf(f, "%ld", &pid) == 1 && pid == (long)getpid())
+        unlink(path);
+    fclose(f);
+}
+
+static int usage_error(const char *what, const char *arg)
+{
+    fprintf(stderr, "seckill-consumer: %s '%s'\n%s", what, arg, usage_text);
+    return EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    enum { OPT_LOG_FILE = 256, OPT_PID_FILE };
+    static const struct option options[] = {
+        { "foreground", no_argument, NULL, 'f' },
+        { "log-file", required_argument, NULL, OPT_LOG_FILE },
+        { "pid-file", required_argument, NULL, OPT_PID_FILE },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    static struct daemon d;     /* large: not on the stack */
+    const char *conf_path = NULL, *log_file = NULL, *pid_file = NULL;
+    char err[PATH_MAX + 512];
+    int opt, to_stderr = 0, verbose = 0;
+    struct sigaction sa;
+
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":c:fvh", options, NULL)) != -1) {
+        switch (opt) {
+        case 'c': conf_path = optarg; break;
+        case 'f': to_stderr = 1; break;
+        case 'v': verbose = 1; break;
+        case OPT_LOG_FILE: log_file = optarg; break;
+        case OPT_PID_FILE: pid_file = optarg; break;
+        case 'h':
+            fputs(usage_text, stdout);
+            return 0;
+        case ':':
+            return usage_error("option needs a value:", argv[optind - 1]);
+        default:
+            return usage_error("unknown option", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return usage_error("unexpected argument", argv[optind]);
+
+    if (conf_path == NULL)
+        conf_path = config_default_path();
+    if (config_load(&d.cfg, conf_path, err, sizeof(err)) != 0) {
+        fprintf(stderr, "seckill-consumer: %s\n", err);
+        return EXIT_RUNTIME;
+    }
+    if (log_open(to_stderr ? NULL : log_file ? log_file : d.cfg.log_file, err, sizeof(err)) != 0) {
+        fprintf(stderr, "seckill-consumer: %s\n", err);
+        return EXIT_RUNTIME;
+    }
+    log_set_level(verbose ? LOG_DEBUG : LOG_INFO);
+
+    memset(&sa, 0, sizeof(sa));
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_stop;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_hup;
+    sigaction(SIGHUP, &sa, NULL);
+    /* A server gone mid-write must be an error return, not a death. */
+    signal(SIGPIPE, SIG_IGN);
+
+    if (pid_file != NULL && write_pid_file(pid_file) != 0) {
+        log_error("cannot write pid file %s: %s", pid_file, strerror(errno));
+        return EXIT_RUNTIME;
+    }
+    if (mysql_library_init(0, NULL, NULL) != 0) {
+        log_error("cannot initialise the MariaDB client library");
+        return EXIT_RUNTIME;
+    }
+    batch_init(&d.cur, (size_t)d.cfg.batch_size, d.cfg.batch_ms);
+    batch_init(&d.held, (size_t)d.cfg.batch_size, d.cfg.batch_ms);
+    sink_init(&d.sink, &d.cfg);
+    status_init(&d.status, &d.cfg);
+    if (source_open(&d.src, &d.cfg, on_revoke, &d) != 0) {
+        log_error("%s", d.src.err);
+        if (pid_file != NULL)
+            remove_pid_file(pid_file);
+        return EXIT_RUNTIME;
+    }
+    log_info("started (pid %ld, config %s): topic %s, group %s, Kafka %s, MariaDB %s:%u, Redis %s:%u, "
+             "batches of %d events or %d ms", (long)getpid(), d.cfg.path, d.cfg.topic, d.cfg.group_id,
+             d.cfg.kafka_brokers, d.cfg.mysql.host, d.cfg.mysql.port, d.cfg.redis.host,
+             d.cfg.redis.port, d.cfg.batch_size, d.cfg.batch_ms);
+
+    run(&d);
+
+    source_close(&d.src);
+    sink_close(&d.sink);
+    status_close(&d.status);
+    sqlbuf_free(&d.sink.sql);
+    batch_free(&d.cur);
+    batch_free(&d.held);
+    mysql_library_end();
+    log_info("stopped: %" PRIu64 " events, %" PRIu64 " orders persisted (%" PRIu64 " new rows), %" PRIu64
+             " dropped, %" PRIu64 " dead letters", d.total.events, d.total.claimed, d.total.new_rows,
+             d.total.dropped, d.total.dead);
+    if (pid_file != NULL)
+        remove_pid_file(pid_file);
+    log_close();
+    return 0;
+}
