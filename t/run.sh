@@ -27,6 +27,15 @@ stop_all() {
     exit "$status"
 }
 
+# Two `make test` in one checkout would share these ports and this
+# directory: the second waits for the first.
+mkdir -p "$top/run"
+exec 9>"$top/run/test.lock"
+if ! flock -n 9; then
+    echo "another 'make test' is running in this checkout; waiting for it"
+    flock 9
+fi
+
 # A previous run killed hard may have left services behind: stop them first.
 "$d/stack.sh" down >/dev/null 2>&1 || true
 rm -rf "$SECKILL_RUN"
