@@ -20,6 +20,7 @@ stop_all() {
     status=$?
     trap - EXIT INT TERM
     "$d/stack.sh" down || true
+    rm -rf "$lock"
     # Any nginx a test file left behind in the servroot.
     if [ -s "$SECKILL_RUN/servroot/logs/nginx.pid" ]; then
         kill -QUIT "$(cat "$SECKILL_RUN/servroot/logs/nginx.pid")" 2>/dev/null || true
@@ -29,12 +30,20 @@ stop_all() {
 
 # Two `make test` in one checkout would share these ports and this
 # directory: the second waits for the first.
+# (A lock directory holding the owner's pid, not flock: the services we
+# start would inherit a flock'ed descriptor and hold the lock after us.)
+lock=$top/run/test.lock
 mkdir -p "$top/run"
-exec 9>"$top/run/test.lock"
-if ! flock -n 9; then
-    echo "another 'make test' is running in this checkout; waiting for it"
-    flock 9
-fi
+until mkdir "$lock" 2>/dev/null; do
+    owner=$(cat "$lock/pid" 2>/dev/null || true)
+    if [ -n "$owner" ] && ! kill -0 "$owner" 2>/dev/null; then
+        rm -rf "$lock"          # its owner died without cleaning up
+        continue
+    fi
+    echo "another 'make test' (pid ${owner:-?}) is running in this checkout; waiting"
+    sleep 5
+done
+echo $$ >"$lock/pid"
 
 # A previous run killed hard may have left services behind: stop them first.
 "$d/stack.sh" down >/dev/null 2>&1 || true
