@@ -9,7 +9,7 @@ export SECKILL_RUN := $(RUN)
 
 CLI = $(BUILD)/bin/seckill -c $(RUN)/conf/consumer.conf
 
-.PHONY: all init build module cli run stop status reset check test clean
+.PHONY: all init build module cli run stop status reset check test bench clean
 
 all: build
 
@@ -43,6 +43,9 @@ check: cli
 
 test: build
 	@sh t/run.sh
+
+bench: run
+	@sh bench/run.sh
 
 clean:
 	@sh deploy/stack.sh down
