@@ -17,6 +17,7 @@ packages_needed() {
     need /usr/include/librdkafka/rdkafka.h     librdkafka-dev
     need /usr/include/mariadb/mysql.h          libmariadb-dev
     need /usr/include/yajl/yajl_gen.h          libyajl-dev
+    need /usr/include/openssl/evp.h            libssl-dev
     need /usr/bin/redis-server                 redis-server
     need /usr/bin/redis-cli                    redis-tools
     need /usr/sbin/mariadbd                    mariadb-server
