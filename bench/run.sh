@@ -64,6 +64,14 @@ worker_rss_kb() {
     done | sort -n | tail -1
 }
 
+# new_sale: orders cleared and stock reloaded; then wait out the workers'
+# sold-out cache (seckill_sold_out_ttl, 1 s) so that no worker still
+# answers 410 from the previous scenario.
+new_sale() {
+    $cli reset >/dev/null
+    sleep 1.2
+}
+
 printf 'scenario\trps\tp50_ms\tp99_ms\taccepted\tceiling_rps\tratio\n' >"$tsv"
 printf '%-22s %9s %8s %8s %9s %11s %6s\n' scenario rps p50_ms p99_ms accepted ceiling_rps ratio
 
@@ -77,7 +85,7 @@ warm_up() {
 }
 
 # --- seed: the original flash crowd, 10,000 buyers for 850 seats --------
-$cli reset >/dev/null
+new_sale
 warm_up
 ceiling seed
 BENCH_REQUESTS=10000 wrk_run seed -d60s
@@ -91,7 +99,7 @@ BENCH_REQUESTS=0 wrk_run sold-out -d"$duration"
 row sold-out "$rps" "$p50" "$p99" "$accepted" "$ceiling_rps"
 
 # --- ab: the original command on one fixed URL ---------------------------
-$cli reset >/dev/null
+new_sale
 ab -n 10000 -c 100 -k -m POST "$url/api/seckill/1/1" >"$out/ab.txt" 2>&1 \
     || { cat "$out/ab.txt"; die "ab failed"; }
 ab_rps=$(awk '/^Requests per second/ { printf "%.0f", $4 }' "$out/ab.txt")
@@ -103,7 +111,7 @@ row ab "$ab_rps" "$ab_p50" "$ab_p99" "$((ab_done - ${ab_non2xx:-0}))" "$ceiling_
 quiet
 
 # --- all-accepted: stock for everyone, every request waits for Kafka ----
-$cli reset >/dev/null
+new_sale
 $cli course add 900 "bench: unlimited seats" 100000000 >/dev/null
 ceiling all-accepted
 BENCH_COURSES=900 BENCH_REQUESTS=0 wrk_run all-accepted -d"$duration"
@@ -118,7 +126,7 @@ quiet
 $cli course remove 900 --force >/dev/null
 
 # --- drain: the consumer persisting a backlog ------------------------------
-$cli reset >/dev/null
+new_sale
 sh "$top/deploy/consumer.sh" stop
 $cli fill 100000 >"$out/fill.txt"
 orders() {
@@ -138,6 +146,6 @@ say "consumer peak RSS: $peak kB"
 for c in 1001 1002 1003 1004 1005 1006; do
     $cli course remove "$c" --force >/dev/null
 done
-$cli reset >/dev/null
+new_sale
 
 say "written: $tsv"

@@ -25,10 +25,18 @@ export SECKILL_LOG SECKILL_MYSQL_SOCKET
 say() { printf 'seckill: %s\n' "$*"; }
 die() { printf 'seckill: error: %s\n' "$*" >&2; exit 1; }
 
+# running PID: true when the process exists and is not a zombie (one killed
+# but not reaped yet by its parent, e.g. right after a kill -9, answers
+# kill -0 although it is gone).
+running() {
+    kill -0 "$1" 2>/dev/null || return 1
+    ! grep -q '^[0-9]* (.*) Z ' "/proc/$1/stat" 2>/dev/null
+}
+
 # pid_alive SERVICE: true when run/SERVICE.pid names a live process.
 pid_alive() {
     _pidfile=$SECKILL_RUN/$1.pid
-    [ -s "$_pidfile" ] && kill -0 "$(cat "$_pidfile")" 2>/dev/null
+    [ -s "$_pidfile" ] && running "$(cat "$_pidfile")"
 }
 
 pid_of() { cat "$SECKILL_RUN/$1.pid" 2>/dev/null || true; }
@@ -79,7 +87,7 @@ stop_pid() {
         _pid=$(pid_of "$_svc")
         kill -TERM "$_pid" 2>/dev/null || true
         _i=0
-        while kill -0 "$_pid" 2>/dev/null; do
+        while running "$_pid"; do
             _i=$((_i + 1))
             if [ "$_i" -gt $((_secs * 10)) ]; then
                 say "$_svc (pid $_pid) ignored TERM for ${_secs}s; killing"

@@ -46,7 +46,7 @@ stop)
         pid=$(pid_of nginx)
         kill -QUIT "$pid"
         i=0
-        while kill -0 "$pid" 2>/dev/null && [ $i -lt 300 ]; do
+        while running "$pid" && [ $i -lt 300 ]; do
             i=$((i + 1)); sleep 0.1
         done
     fi

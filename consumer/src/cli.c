@@ -1,7 +1,8 @@
 /* The admin CLI `seckill`: prepares and inspects a sale. It creates the
  * schema and the Kafka topics, fills an empty database with the demo
- * catalogue, puts the stock into Redis, starts a new sale and prints the
- * numbers of each course. Exit status: 0 done, 1 failed, 2 usage error. */
+ * catalogue, puts the stock into Redis, starts a new sale, prints the
+ * numbers of each course, manages the courses one by one and signs
+ * purchase URLs. Exit status: 0 done, 1 failed, 2 usage error. */
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -9,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "catalog.h"
@@ -19,6 +19,7 @@
 #include "db.h"
 #include "fill.h"
 #include "ids.h"
+#include "signurl.h"
 #include "store.h"
 #include "topics.h"
 
@@ -38,6 +39,19 @@ static const char usage_text[] =
     "  check         verify the invariants on a quiet sale; non-zero exit on a failure\n"
     "  fill N        benchmark backlog: reserve N orders and produce their events\n"
     "  course list   the courses in MariaDB and their sale windows\n"
+    "  course add ID NAME TOTAL [--starts T] [--ends T]\n"
+    "                add a course to MariaDB and put it on sale in Redis\n"
+    "  course remove ID [--force]\n"
+    "                take a course off sale and delete it (--force: and its orders)\n"
+    "  course set-window ID START END\n"
+    "                set when a course is on sale\n"
+    "  course set-stock ID TOTAL\n"
+    "                set the seats of a course and reload what is left\n"
+    "\n"
+    "  sign-url COURSE USER [--ttl D] [--secret S]\n"
+    "                print a signed, expiring purchase URL (nginx's secure_link)\n"
+    "\n"
+    "Times: 2026-12-01T10:00:00Z (UTC), +30s, +5m, +2h, +1d, -1h (from now), now.\n"
     "\n"
     "Options:\n"
     "  -c FILE       config file (default: $SECKILL_CONF, else conf/consumer.conf)\n"
@@ -47,6 +61,8 @@ static const char usage_text[] =
 
 /* The services a command talks to, opened on demand. */
 struct session {
+    const char *name;           /* of the command, for messages */
+    const char *help;
     struct seckill_config cfg;
     struct db db;
     struct store store;
@@ -84,13 +100,39 @@ static int open_store(struct session *s)
     return 0;
 }
 
-static void format_ms(int64_t ms, char *buf, size_t size)
+/* One course of MariaDB into Redis, as `load` does it; prints its numbers.
+ * *orders is what MariaDB counted. */
+static int load_course(struct session *s, const struct course *c, struct load_result *got,
+                       uint64_t *orders)
 {
-    time_t secs = (time_t)(ms / 1000);
-    struct tm tm;
+    struct pending_snapshot snap;
+    int loaded;
 
-    if (gmtime_r(&secs, &tm) == NULL || strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm) == 0)
-        snprintf(buf, size, "%" PRId64 " ms", ms);
+    if (c->id == 0 || c->id > SECKILL_ID_MAX)
+        fprintf(stderr, "seckill: warning: course id %" PRIu64 " is outside 1..2^53-1; "
+                "the purchase API cannot name it\n", c->id);
+    /* In this order: snapshot, count, script (store.h says why). */
+    if (store_pending_snapshot(&s->store, c->id, &snap) != 0) {
+        fail_with(s->store.err);
+        return -1;
+    }
+    if (db_count_orders(&s->db, c->id, orders) != 0) {
+        store_snapshot_free(&snap);
+        fail_with(s->db.err);
+        return -1;
+    }
+    loaded = store_load_course(&s->store, c, *orders, &snap, got);
+    store_snapshot_free(&snap);
+    if (loaded != 0) {
+        fail_with(s->store.err);
+        return -1;
+    }
+    printf("load: course %" PRIu64 ": total %" PRIu32 " - orders %" PRIu64 " - pending %" PRIu64,
+           c->id, c->total, *orders, got->pending);
+    if (got->gone > 0)
+        printf(" - left pending while loading %" PRIu64, got->gone);
+    printf(" = remaining %" PRIu64 "\n", got->remaining);
+    return 0;
 }
 
 /* The stock of every course of MariaDB into Redis; shared by init and reset. */
@@ -111,37 +153,12 @@ static int load_stock(struct session *s)
         goto done;
     }
     for (size_t i = 0; i < n; i++) {
-        const struct course *c = &rows[i].course;
-        struct pending_snapshot snap;
         struct load_result got;
         uint64_t orders;
-        int loaded;
 
-        if (c->id == 0 || c->id > SECKILL_ID_MAX)
-            fprintf(stderr, "seckill: warning: course id %" PRIu64 " is outside 1..2^53-1; "
-                    "the purchase API cannot name it\n", c->id);
-        /* In this order: snapshot, count, script (store.h says why). */
-        if (store_pending_snapshot(&s->store, c->id, &snap) != 0) {
-            fail_with(s->store.err);
+        if (load_course(s, &rows[i].course, &got, &orders) != 0)
             goto done;
-        }
-        if (db_count_orders(&s->db, c->id, &orders) != 0) {
-            store_snapshot_free(&snap);
-            fail_with(s->db.err);
-            goto done;
-        }
-        loaded = store_load_course(&s->store, c, orders, &snap, &got);
-        store_snapshot_free(&snap);
-        if (loaded != 0) {
-            fail_with(s->store.err);
-            goto done;
-        }
-        printf("load: course %" PRIu64 ": total %" PRIu32 " - orders %" PRIu64 " - pending %" PRIu64,
-               c->id, c->total, orders, got.pending);
-        if (got.gone > 0)
-            printf(" - left pending while loading %" PRIu64, got.gone);
-        printf(" = remaining %" PRIu64 "\n", got.remaining);
-        ids[i] = c->id;
+        ids[i] = rows[i].course.id;
         seats += got.remaining;
     }
     /* rows come ORDER BY id: ids is sorted for the lookup. */
@@ -214,8 +231,8 @@ static int cmd_init(struct session *s)
         }
         for (size_t i = 0; i < CATALOG_DEMO_COURSES; i++)
             seats += demo[i].total;
-        format_ms(demo[0].ends_at, until, sizeof(until));
-        printf("init: added the demo catalogue: %d courses, %" PRIu32 " seats, on sale until %s UTC\n",
+        course_format_time(demo[0].ends_at, until, sizeof(until));
+        printf("init: added the demo catalogue: %d courses, %" PRIu32 " seats, on sale until %s\n",
                CATALOG_DEMO_COURSES, seats, until);
     } else {
         printf("init: catalogue: %" PRIu64 " course(s) already there, left as they are\n", courses);
@@ -386,16 +403,409 @@ static int cmd_course_list(struct session *s)
         fail_with(s->db.err);
         return EXIT_RUNTIME;
     }
-    printf("%6s %7s  %-19s  %-19s  %s\n", "id", "total", "starts_at (UTC)", "ends_at (UTC)", "name");
+    printf("%6s %7s  %-20s  %-20s  %s\n", "id", "total", "starts_at", "ends_at", "name");
     for (size_t i = 0; i < n; i++) {
         const struct course *c = &rows[i].course;
         char starts[32], ends[32];
 
-        format_ms(c->starts_at, starts, sizeof(starts));
-        format_ms(c->ends_at, ends, sizeof(ends));
-        printf("%6" PRIu64 " %7" PRIu32 "  %-19s  %-19s  %s\n", c->id, c->total, starts, ends, c->name);
+        course_format_time(c->starts_at, starts, sizeof(starts));
+        course_format_time(c->ends_at, ends, sizeof(ends));
+        printf("%6" PRIu64 " %7" PRIu32 "  %-20s  %-20s  %s\n", c->id, c->total, starts, ends, c->name);
     }
     free(rows);
+    return 0;
+}
+
+/* A usage error of the running command: the reason, then its usage line. */
+static int usage(struct session *s, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "seckill: %s: ", s->name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n%.*s (--help tells more)\n", (int)strcspn(s->help, "\n"), s->help);
+    return EXIT_USAGE;
+}
+
+/* The clock for times given on the command line: whole seconds, so that
+ * "now" and "+2h" print as they were meant. */
+static int64_t now_s_ms(void)
+{
+    return now_ms() / 1000 * 1000;
+}
+
+static int arg_course_id(struct session *s, const char *arg, uint64_t *id)
+{
+    if (parse_id(arg, strlen(arg), id) == 0)
+        return 0;
+    usage(s, "course id '%s': want a whole number from 1 to %" PRIu64, arg, SECKILL_ID_MAX);
+    return -1;
+}
+
+static int arg_seats(struct session *s, const char *arg, uint32_t *total)
+{
+    uint64_t v;
+
+    if (parse_count(arg, 0, UINT32_MAX, &v) == 0) {
+        *total = (uint32_t)v;
+        return 0;
+    }
+    usage(s, "seats '%s': want a whole number from 0 to %" PRIu32, arg, UINT32_MAX);
+    return -1;
+}
+
+static int arg_time(struct session *s, const char *what, const char *arg, int64_t now, int64_t *ms)
+{
+    if (course_parse_time(arg, now, ms) == 0)
+        return 0;
+    usage(s, "%s '%s': want %s", what, arg, COURSE_TIME_FORMS);
+    return -1;
+}
+
+static int arg_window(struct session *s, int64_t starts_at, int64_t ends_at)
+{
+    char from[40], until[40];
+
+    if (starts_at < ends_at)
+        return 0;
+    course_format_time(starts_at, from, sizeof(from));
+    course_format_time(ends_at, until, sizeof(until));
+    usage(s, "the sale must start before it ends (start %s, end %s)", from, until);
+    return -1;
+}
+
+/* A name the page and `course list` can show: 1 to 200 characters of
+ * UTF-8 (MariaDB checks the encoding), no control character. */
+static int arg_name(struct session *s, const char *arg)
+{
+    size_t chars = 0;
+
+    for (const unsigned char *p = (const unsigned char *)arg; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            usage(s, "the name has a control character (byte 0x%02x)", *p);
+            return -1;
+        }
+        chars += (*p & 0xc0) != 0x80;
+    }
+    if (chars == 0 || chars > COURSE_NAME_CHARS || strlen(arg) > COURSE_NAME_MAX) {
+        usage(s, "the name must have 1 to %d characters (it has %zu)", COURSE_NAME_CHARS, chars);
+        return -1;
+    }
+    return 0;
+}
+
+/* Where a sale window stands at now. */
+static const char *window_state(int64_t starts_at, int64_t ends_at, int64_t now)
+{
+    return now < starts_at ? "not open yet" : now >= ends_at ? "ended" : "open now";
+}
+
+static void print_window(const char *cmd, const struct course *c, int64_t now)
+{
+    char from[40], until[40];
+
+    course_format_time(c->starts_at, from, sizeof(from));
+    course_format_time(c->ends_at, until, sizeof(until));
+    printf("%s: course %" PRIu64 ": on sale from %s until %s (%s)\n", cmd, c->id, from, until,
+           window_state(c->starts_at, c->ends_at, now));
+}
+
+static int get_course(struct session *s, uint64_t id, struct course_orders *row)
+{
+    int found;
+
+    if (db_get_course(&s->db, id, row, &found) != 0) {
+        fail_with(s->db.err);
+        return -1;
+    }
+    if (!found) {
+        fprintf(stderr, "seckill: %s: no course %" PRIu64 " in MariaDB at %s (`seckill course list` "
+                "shows them; `seckill course add` adds one)\n", s->name, id, s->db.addr);
+        return -1;
+    }
+    return 0;
+}
+
+static void print_wiped(const char *cmd, const struct wipe_counts *w, const char *addr)
+{
+    printf("%s: deleted %" PRIu64 " course hash(es), %" PRIu64 " pending set(s), %" PRIu64
+           " user order key(s)", cmd, w->hashes, w->pending_sets, w->user_keys);
+    if (w->other_keys > 0)
+        printf(", %" PRIu64 " other key(s)", w->other_keys);
+    printf(" in Redis at %s\n", addr);
+}
+
+static int cmd_course_add(struct session *s)
+{
+    static struct course_orders there;      /* large: not on the stack */
+    static struct course c;
+    const char *pos[3];
+    struct wipe_counts leftovers;
+    struct load_result got;
+    uint64_t orders;
+    int64_t now = now_s_ms();
+    int npos = 0, exists, have_starts = 0, have_ends = 0;
+
+    c.starts_at = now;
+    c.ends_at = now + CATALOG_DEMO_WINDOW_MS;
+    for (int i = 0; i < s->argc; i++) {
+        const char *a = s->argv[i];
+
+        if (strcmp(a, "--starts") == 0 || strcmp(a, "--ends") == 0) {
+            int starts = a[2] == 's';
+
+            if (i + 1 >= s->argc)
+                return usage(s, "%s needs a time: %s", a, COURSE_TIME_FORMS);
+            if (arg_time(s, a, s->argv[++i], now, starts ? &c.starts_at : &c.ends_at) != 0)
+                return EXIT_USAGE;
+            *(starts ? &have_starts : &have_ends) = 1;
+        } else if (strncmp(a, "--", 2) == 0 && a[2] != '\0') {
+            return usage(s, "unknown option '%s'", a);
+        } else if (npos < 3) {
+            pos[npos++] = a;
+        } else {
+            return usage(s, "unexpected argument '%s' (a name of several words goes in quotes)", a);
+        }
+    }
+    if (npos < 3)
+        return usage(s, "want ID NAME TOTAL, got %d of them", npos);
+    if (arg_course_id(s, pos[0], &c.id) != 0 || arg_name(s, pos[1]) != 0
+        || arg_seats(s, pos[2], &c.total) != 0)
+        return EXIT_USAGE;
+    snprintf(c.name, sizeof(c.name), "%s", pos[1]);
+    /* Only a start moves the default end: a sale starting next week still
+     * gets its 30 days. */
+    if (have_starts && !have_ends)
+        c.ends_at = c.starts_at + CATALOG_DEMO_WINDOW_MS;
+    if (arg_window(s, c.starts_at, c.ends_at) != 0)
+        return EXIT_USAGE;
+
+    if (open_db(s, DB_EXISTING) != 0 || open_store(s) != 0)
+        return EXIT_RUNTIME;
+    if (db_get_course(&s->db, c.id, &there, &exists) != 0) {
+        fail_with(s->db.err);
+        return EXIT_RUNTIME;
+    }
+    if (exists || (db_insert_course(&s->db, &c, &exists) != 0 && !exists)) {
+        if (!exists)
+            fail_with(s->db.err);
+        else
+            fprintf(stderr, "seckill: course add: course %" PRIu64 " is already in MariaDB at %s; "
+                    "change it with `seckill course set-stock` or `set-window`, or remove it first\n",
+                    c.id, s->db.addr);
+        return EXIT_RUNTIME;
+    }
+    printf("course add: course %" PRIu64 " \"%s\": %" PRIu32 " seat(s), added to MariaDB at %s\n",
+           c.id, c.name, c.total, s->db.addr);
+    print_window("course add", &c, now);
+
+    /* Keys of the id left in Redis belong to no course of MariaDB: the
+     * buyers of an earlier course must not count against this one. */
+    if (store_remove_course(&s->store, c.id, &leftovers) != 0) {
+        fail_with(s->store.err);
+        return EXIT_RUNTIME;
+    }
+    if (leftovers.hashes + leftovers.pending_sets + leftovers.user_keys + leftovers.other_keys > 0)
+        print_wiped("course add: leftovers of an earlier course", &leftovers, s->store.addr);
+    return load_course(s, &c, &got, &orders) == 0 ? 0 : EXIT_RUNTIME;
+}
+
+static int cmd_course_remove(struct session *s)
+{
+    static struct course_orders row;
+    struct wipe_counts wiped;
+    uint64_t id = 0, deleted_orders;
+    int64_t remaining;
+    uint64_t pending;
+    int force = 0, have_id = 0, found, deleted;
+
+    for (int i = 0; i < s->argc; i++) {
+        if (strcmp(s->argv[i], "--force") == 0)
+            force = 1;
+        else if (!have_id && s->argv[i][0] != '-')
+            have_id = arg_course_id(s, s->argv[i], &id) == 0 ? 1 : -1;
+        else
+            return usage(s, "unexpected argument '%s'", s->argv[i]);
+        if (have_id < 0)
+            return EXIT_USAGE;
+    }
+    if (!have_id)
+        return usage(s, "which course? want ID");
+
+    if (open_db(s, DB_EXISTING) != 0 || open_store(s) != 0)
+        return EXIT_RUNTIME;
+    if (db_get_course(&s->db, id, &row, &found) != 0) {
+        fail_with(s->db.err);
+        return EXIT_RUNTIME;
+    }
+    if (store_course_stock(&s->store, id, &remaining, &pending) != 0) {
+        fail_with(s->store.err);
+        return EXIT_RUNTIME;
+    }
+    if (found && !force && (row.orders > 0 || pending > 0)) {
+        fprintf(stderr, "seckill: course remove: course %" PRIu64 " \"%s\" has %" PRIu64 " order(s) in MariaDB "
+                "and %" PRIu64 " reservation(s) pending in Redis; nothing removed. "
+                "`seckill course remove %" PRIu64 " --force` deletes them with it\n",
+                id, row.course.name, row.orders, pending, id);
+        return EXIT_RUNTIME;
+    }
+
+    /* Off sale in Redis first: no purchase takes a seat of a course that is
+     * going, and a reservation in flight finds its key gone and is dropped
+     * by the consumer instead of becoming an order without a course. */
+    if (store_remove_course(&s->store, id, &wiped) != 0) {
+        fail_with(s->store.err);
+        return EXIT_RUNTIME;
+    }
+    if (!found) {
+        if (wiped.hashes + wiped.pending_sets + wiped.user_keys + wiped.other_keys + (uint64_t)wiped.unlisted == 0) {
+            fprintf(stderr, "seckill: course remove: no course %" PRIu64 " in MariaDB at %s nor in Redis at %s\n",
+                    id, s->db.addr, s->store.addr);
+            return EXIT_RUNTIME;
+        }
+        printf("course remove: course %" PRIu64 " is not in MariaDB; took what Redis had of it off sale\n", id);
+        print_wiped("course remove", &wiped, s->store.addr);
+        return 0;
+    }
+    print_wiped("course remove", &wiped, s->store.addr);
+    if (db_delete_course(&s->db, id, force, &deleted_orders, &deleted) != 0) {
+        fail_with(s->db.err);
+        fprintf(stderr, "seckill: course remove: course %" PRIu64 " is off sale in Redis but still in MariaDB: "
+                "run the command again (`seckill load` puts it back on sale)\n", id);
+        return EXIT_RUNTIME;
+    }
+    if (!deleted) {
+        fprintf(stderr, "seckill: course remove: course %" PRIu64 " got an order while it was being removed: "
+                "it is off sale in Redis but still in MariaDB; run the command again%s "
+                "(`seckill load` puts it back on sale)\n", id, force ? "" : " with --force");
+        return EXIT_RUNTIME;
+    }
+    printf("course remove: course %" PRIu64 " \"%s\": deleted from MariaDB at %s", id, row.course.name, s->db.addr);
+    if (force)
+        printf(" with its %" PRIu64 " order(s)", deleted_orders);
+    printf("\n");
+    return 0;
+}
+
+static int cmd_course_set_window(struct session *s)
+{
+    static struct course_orders row;
+    struct load_result got;
+    uint64_t id, orders;
+    int64_t now = now_s_ms(), starts_at, ends_at;
+    int loaded;
+
+    if (s->argc != 3)
+        return usage(s, "want ID START END, got %d argument(s)", s->argc);
+    if (arg_course_id(s, s->argv[0], &id) != 0 || arg_time(s, "START", s->argv[1], now, &starts_at) != 0
+        || arg_time(s, "END", s->argv[2], now, &ends_at) != 0 || arg_window(s, starts_at, ends_at) != 0)
+        return EXIT_USAGE;
+
+    if (open_db(s, DB_EXISTING) != 0 || open_store(s) != 0)
+        return EXIT_RUNTIME;
+    if (get_course(s, id, &row) != 0)
+        return EXIT_RUNTIME;
+    if (db_set_window(&s->db, id, starts_at, ends_at) != 0) {
+        fail_with(s->db.err);
+        return EXIT_RUNTIME;
+    }
+    row.course.starts_at = starts_at;
+    row.course.ends_at = ends_at;
+    print_window("course set-window", &row.course, now);
+    if (store_set_window(&s->store, id, starts_at, ends_at, &loaded) != 0) {
+        fail_with(s->store.err);
+        return EXIT_RUNTIME;
+    }
+    if (loaded) {
+        printf("course set-window: course %" PRIu64 ": window set in MariaDB at %s and Redis at %s\n",
+               id, s->db.addr, s->store.addr);
+        return 0;
+    }
+    printf("course set-window: course %" PRIu64 " was not on sale in Redis: loading it\n", id);
+    return load_course(s, &row.course, &got, &orders) == 0 ? 0 : EXIT_RUNTIME;
+}
+
+static int cmd_course_set_stock(struct session *s)
+{
+    static struct course_orders row;
+    struct load_result got;
+    uint64_t id, orders, taken;
+    uint32_t total, was;
+
+    if (s->argc != 2)
+        return usage(s, "want ID TOTAL, got %d argument(s)", s->argc);
+    if (arg_course_id(s, s->argv[0], &id) != 0 || arg_seats(s, s->argv[1], &total) != 0)
+        return EXIT_USAGE;
+
+    if (open_db(s, DB_EXISTING) != 0 || open_store(s) != 0)
+        return EXIT_RUNTIME;
+    if (get_course(s, id, &row) != 0)
+        return EXIT_RUNTIME;
+    if (db_set_total(&s->db, id, total) != 0) {
+        fail_with(s->db.err);
+        return EXIT_RUNTIME;
+    }
+    was = row.course.total;
+    row.course.total = total;
+    printf("course set-stock: course %" PRIu64 ": total %" PRIu32 " (was %" PRIu32 ") in MariaDB at %s\n",
+           id, total, was, s->db.addr);
+    if (load_course(s, &row.course, &got, &orders) != 0)
+        return EXIT_RUNTIME;
+    taken = orders + got.pending;
+    if (taken > total)
+        printf("course set-stock: course %" PRIu64 ": note: %" PRIu64 " seat(s) already taken, more than %" PRIu32
+               "; their orders stay, none is left on sale\n", id, taken, total);
+    return 0;
+}
+
+#define SIGN_URL_TTL_MS 60000
+
+static int cmd_sign_url(struct session *s)
+{
+    const char *secret = NULL;
+    uint64_t ids[2];
+    int64_t ttl = SIGN_URL_TTL_MS, expires;
+    int nids = 0;
+    char uri[64], url[sizeof(uri) + SIGNURL_SIG_LEN + 48];
+
+    for (int i = 0; i < s->argc; i++) {
+        const char *a = s->argv[i];
+
+        if (strcmp(a, "--ttl") == 0 || strcmp(a, "--secret") == 0) {
+            if (i + 1 >= s->argc)
+                return usage(s, "%s needs a value", a);
+            if (a[2] == 's') {
+                secret = s->argv[++i];
+            } else if (course_parse_duration(s->argv[++i], &ttl) != 0 || ttl < 1000) {
+                return usage(s, "--ttl '%s': want a duration such as 60s, 5m, 2h or 1d", s->argv[i]);
+            }
+        } else if (nids < 2 && parse_id(a, strlen(a), &ids[nids]) == 0) {
+            nids++;
+        } else {
+            return usage(s, "unexpected argument '%s' (want COURSE and USER ids from 1 to %" PRIu64 ")",
+                         a, SECKILL_ID_MAX);
+        }
+    }
+    if (nids < 2)
+        return usage(s, "want COURSE USER, got %d id(s)", nids);
+    if (secret == NULL)
+        secret = s->cfg.secure_link_secret;
+    if (secret[0] == '\0') {
+        fprintf(stderr, "seckill: sign-url: no secret: give --secret S, or set secure_link_secret in %s "
+                "to the value of $seckill_link_secret in nginx.conf\n", s->cfg.path);
+        return EXIT_RUNTIME;
+    }
+
+    /* Rounded up: the link lives at least as long as asked. */
+    expires = (now_ms() + ttl + 999) / 1000;
+    snprintf(uri, sizeof(uri), "/api/seckill/%" PRIu64 "/%" PRIu64, ids[0], ids[1]);
+    if (signurl_make(uri, expires, secret, url, sizeof(url)) != 0) {
+        fail_with("sign-url: cannot compute the MD5 signature (OpenSSL's libcrypto refused MD5)");
+        return EXIT_RUNTIME;
+    }
+    printf("%s\n", url);
     return 0;
 }
 
@@ -442,6 +852,39 @@ static const struct command commands[] = {
       "consumer has drained the topic.\n", cmd_fill, 1 },
     { "course list", "usage: seckill [-c FILE] course list\n"
       "Prints the courses in MariaDB with their seats and sale windows (UTC).\n", cmd_course_list, 0 },
+    { "course add", "usage: seckill [-c FILE] course add ID NAME TOTAL [--starts T] [--ends T]\n"
+      "Adds a course to MariaDB and puts it on sale in Redis, as `seckill load`\n"
+      "does for one course. ID is 1 to 2^53-1 and not taken; NAME has 1 to 200\n"
+      "characters (quote it); TOTAL is the seats. The sale runs from --starts\n"
+      "(default: now) until --ends (default: 30 days after the start). Keys an\n"
+      "earlier course of that id left in Redis are deleted first.\n"
+      "Times: " COURSE_TIME_FORMS ".\n"
+      "Example: seckill course add 7 \"Operating Systems\" 120 --starts +10m --ends 2026-12-31T16:00:00Z\n",
+      cmd_course_add, 1 },
+    { "course remove", "usage: seckill [-c FILE] course remove ID [--force]\n"
+      "Takes a course off sale and deletes it: its id in seckill:courses, its hash,\n"
+      "pending set and users' order keys in Redis, then its row in MariaDB.\n"
+      "A course with orders in MariaDB or reservations pending in Redis is left\n"
+      "alone unless --force, which deletes its orders too: stop the traffic to\n"
+      "it first, as for `seckill reset`.\n", cmd_course_remove, 1 },
+    { "course set-window", "usage: seckill [-c FILE] course set-window ID START END\n"
+      "Sets when a course is on sale, START included, END excluded, in MariaDB\n"
+      "and in Redis, where both ends change in one atomic step; a purchase\n"
+      "outside it is answered 403 not_started or ended. START must be before END.\n"
+      "Times: " COURSE_TIME_FORMS ".\n"
+      "Example: seckill course set-window 7 now +2h\n", cmd_course_set_window, 1 },
+    { "course set-stock", "usage: seckill [-c FILE] course set-stock ID TOTAL\n"
+      "Sets the seats of a course in MariaDB and reloads what is left on sale in\n"
+      "Redis: TOTAL - orders - pending reservations, never below 0. Orders\n"
+      "already taken are kept when TOTAL is lower than them.\n", cmd_course_set_stock, 1 },
+    { "sign-url", "usage: seckill [-c FILE] sign-url COURSE USER [--ttl D] [--secret S]\n"
+      "Prints a signed purchase URL (path and query) valid for D (default 60s):\n"
+      "  /api/seckill/COURSE/USER?sig=...&expires=...\n"
+      "for nginx's secure_link, which the shipped nginx.conf enforces once\n"
+      "$seckill_link_secret is set. The secret is secure_link_secret from the\n"
+      "config file, or S (visible to other users of this machine in `ps`).\n"
+      "Durations: 30s, 5m, 2h, 1d.\n"
+      "Example: curl -X POST \"http://127.0.0.1:8080$(seckill sign-url 1 42)\"\n", cmd_sign_url, 1 },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -518,9 +961,16 @@ int main(int argc, char **argv)
 
     i = optind;
     cmd = find_command(argc, argv, &i);
+    if (cmd == NULL && strcmp(argv[optind], "course") == 0) {
+        if (optind + 1 < argc && (strcmp(argv[optind + 1], "--help") == 0 || strcmp(argv[optind + 1], "-h") == 0)) {
+            fputs(usage_text, stdout);
+            return 0;
+        }
+        return usage_error("course %s: want list, add, remove, set-window or set-stock",
+                           optind + 1 < argc ? argv[optind + 1] : "(nothing)");
+    }
     if (cmd == NULL)
-        return usage_error(strcmp(argv[optind], "course") == 0 ? "%s: did you mean `course list`?"
-                                                               : "unknown command '%s'", argv[optind]);
+        return usage_error("unknown command '%s'", argv[optind]);
     for (int k = i; k < argc; k++) {
         if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0) {
             fputs(cmd->help, stdout);
@@ -531,6 +981,8 @@ int main(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
+    s.name = cmd->name;
+    s.help = cmd->help;
     s.argc = argc - i;
     s.argv = argv + i;
 

@@ -41,7 +41,11 @@ static const struct key_spec keys[] = {
     { "group_id",         VALUE_STRING,   FIELD(group_id),         0, 0 },
     { "batch_size",       VALUE_INT,      FIELD(batch_size),       1, 100000 },
     { "batch_ms",         VALUE_INT,      FIELD(batch_ms),         0, 60000 },
+    { "sweep_after_ms",   VALUE_INT,      FIELD(sweep_after_ms),   1000, 86400000 },
+    { "sweep_interval_ms", VALUE_INT,     FIELD(sweep_interval_ms), 0, 3600000 },
+    { "secure_link_secret", VALUE_SECRET, FIELD(secure_link_secret), 0, 0 },
     { "log_file",         VALUE_STRING,   FIELD(log_file),         0, 0 },
+    { "stats_file",       VALUE_STRING,   FIELD(stats_file),       0, 0 },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -63,7 +67,11 @@ void config_defaults(struct seckill_config *cfg)
     strcpy(cfg->group_id, "seckill-consumer");
     cfg->batch_size = 1000;
     cfg->batch_ms = 20;
+    /* nginx's seckill_kafka_timeout (5 s) + 10 s of margin; sweeper.h. */
+    cfg->sweep_after_ms = 15000;
+    cfg->sweep_interval_ms = 5000;
     strcpy(cfg->log_file, "log/consumer.log");
+    strcpy(cfg->stats_file, "../consumer.prom");
 }
 
 static int parse_int(const char *s, int min, int max, int *out)
@@ -314,10 +322,27 @@ static int read_file(const char *path, char **text, char *err, size_t errlen)
     return 0;
 }
 
+/* Absolute, so that the daemon finds its files wherever it runs from. */
+static int make_absolute(const char *path, const char *key, char *field, size_t size,
+                         char *err, size_t errlen)
+{
+    char joined[PATH_MAX], cwd[PATH_MAX];
+
+    if (config_relative_path(path, field, joined, sizeof(joined)) != 0
+        || (joined[0] != '/' && getcwd(cwd, sizeof(cwd)) == NULL)
+        || snprintf(field, size, "%s%s%s",
+                    joined[0] == '/' ? "" : cwd, joined[0] == '/' ? "" : "/",
+                    joined) >= (int)size) {
+        snprintf(err, errlen, "%s: %s: path too long or working directory unknown", path, key);
+        return -1;
+    }
+    return 0;
+}
+
 int config_load(struct seckill_config *cfg, const char *path,
                 char *err, size_t errlen)
 {
-    char *text, joined[PATH_MAX], cwd[PATH_MAX];
+    char *text;
     int rc;
 
     config_defaults(cfg);
@@ -333,15 +358,13 @@ int config_load(struct seckill_config *cfg, const char *path,
     if (rc != 0)
         return -1;
 
-    /* Absolute, so that the daemon finds its log wherever it runs from. */
-    if (config_relative_path(path, cfg->log_file, joined, sizeof(joined)) != 0
-        || (joined[0] != '/' && getcwd(cwd, sizeof(cwd)) == NULL)
-        || snprintf(cfg->log_file, sizeof(cfg->log_file), "%s%s%s",
-                    joined[0] == '/' ? "" : cwd, joined[0] == '/' ? "" : "/",
-                    joined) >= (int)sizeof(cfg->log_file)) {
-        snprintf(err, errlen, "%s: log_file: path too long or working directory unknown", path);
+    if (make_absolute(path, "log_file", cfg->log_file, sizeof(cfg->log_file), err, errlen) != 0)
         return -1;
-    }
+    if (strcmp(cfg->stats_file, "off") == 0)
+        cfg->stats_file[0] = '\0';
+    else if (make_absolute(path, "stats_file", cfg->stats_file, sizeof(cfg->stats_file),
+                           err, errlen) != 0)
+        return -1;
     return 0;
 }
 

@@ -34,7 +34,14 @@ struct seckill_config {
     char group_id[256];
     int batch_size;                 /* daemon: orders per transaction */
     int batch_ms;                   /* daemon: longest wait to fill a batch */
+    int sweep_after_ms;             /* daemon: age of a pending reservation
+                                       that may be an orphan (sweeper.h) */
+    int sweep_interval_ms;          /* daemon: between sweeps; 0: no sweeper */
+    char secure_link_secret[256];   /* CLI: sign-url's key, as nginx's
+                                       $seckill_link_secret; "" = none */
     char log_file[PATH_MAX];        /* absolute once loaded by config_load() */
+    char stats_file[PATH_MAX];      /* daemon: its metrics (stats.h); as
+                                       log_file, or "" for "off" */
 };
 
 void config_defaults(struct seckill_config *cfg);
@@ -45,8 +52,8 @@ void config_defaults(struct seckill_config *cfg);
 int config_parse(struct seckill_config *cfg, const char *text,
                  const char *name, char *err, size_t errlen);
 
-/* Defaults, then the file at path; log_file becomes an absolute path taken
- * relative to the file's directory. Returns 0, or -1 with the reason in err. */
+/* Defaults, then the file at path; log_file and stats_file become absolute
+ * paths taken relative to the file's directory. Returns 0, or -1 with the reason in err. */
 int config_load(struct seckill_config *cfg, const char *path,
                 char *err, size_t errlen);
 

@@ -41,7 +41,9 @@
 #include "log.h"
 #include "sink.h"
 #include "source.h"
+#include "stats.h"
 #include "status.h"
+#include "sweeper.h"
 
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2
@@ -91,6 +93,8 @@ struct daemon {
     struct source src;
     struct sink sink;
     struct status status;
+    struct stats stats;     /* the metrics file (stats.h) */
+    struct sweeper sweeper; /* orphaned reservations (sweeper.h) */
     struct batch cur;       /* filling, then flushing */
     struct batch held;      /* arrived while cur was being retried */
     const char *why;        /* the error of the last failed stage */
@@ -147,6 +151,7 @@ static void take(struct daemon *d, struct batch *into, rd_kafka_message_t *m)
         return;
     }
     if (event_parse(m->key, m->key_len, m->payload, m->len, &ev, why) == 0) {
+        sweeper_observe(&d->sweeper, ev.course_id, m->partition);
         rc = batch_add_order(into, m->partition, m->offset, &ev, mono_ms());
     } else {
         log_warn("%s[%" PRId32 "] offset %" PRId64 ": malformed event, to %s: %s",
@@ -248,6 +253,7 @@ static int flush_once(struct daemon *d)
               spent[STAGE_DEAD_LETTERS] / 1e3, spent[STAGE_CLAIM] / 1e3, spent[STAGE_INSERT] / 1e3,
               spent[STAGE_CONFIRM] / 1e3, spent[STAGE_OFFSETS] / 1e3);
     add_counts(&d->window, &c);
+    stats_batch(&d->stats, b, spent[STAGE_INSERT]);
     batch_clear(b);
     return 0;
 }
@@ -268,6 +274,8 @@ static void wait_polling(struct daemon *d, unsigned ms)
              * anything fetched before a pause took effect. */
             source_pause(&d->src);
         }
+        /* An outage is when the lag and the pause matter most. */
+        stats_tick(&d->stats, &d->src, mono_ms());
     }
 }
 
@@ -378,11 +386,15 @@ static void run(struct daemon *d)
             reopen();
         if (batch_due(&d->cur, now)) {
             flush(d);
+        } else if (d->cur.n == 0 && sweeper_due(&d->sweeper, now)) {
+            /* Between batches: a sweep's round trips delay no order. */
+            sweeper_run(&d->sweeper, d->src.consumer, now);
         } else if ((m = source_poll(&d->src, batch_wait_ms(&d->cur, now, IDLE_POLL_MS))) != NULL) {
             take(d, &d->cur, m);
             rd_kafka_message_destroy(m);
         }
         report(d, now, 0);
+        stats_tick(&d->stats, &d->src, now);
     }
     log_info("stop signal: %s", d->cur.n + d->held.n > 0 ? "finishing the batch in hand" : "leaving the group");
     while (d->cur.n > 0 && stop_signals < 2)
@@ -506,9 +518,18 @@ int main(int argc, char **argv)
              "batches of %d events or %d ms", (long)getpid(), d.cfg.path, d.cfg.topic, d.cfg.group_id,
              d.cfg.kafka_brokers, d.cfg.mysql.host, d.cfg.mysql.port, d.cfg.redis.host,
              d.cfg.redis.port, d.cfg.batch_size, d.cfg.batch_ms);
+    sweeper_init(&d.sweeper, &d.cfg, mono_ms());
+    if (d.cfg.sweep_interval_ms > 0)
+        log_info("sweeper: every %d ms, releases reservations still pending after %d ms once the "
+                 "group has caught up", d.cfg.sweep_interval_ms, d.cfg.sweep_after_ms);
+    else
+        log_info("sweeper: off (sweep_interval_ms = 0)");
 
+    stats_init(&d.stats, d.cfg.stats_file);
     run(&d);
+    stats_write(&d.stats, &d.src);
 
+    sweeper_close(&d.sweeper);     /* its topic handle before the consumer */
     source_close(&d.src);
     sink_close(&d.sink);
     status_close(&d.status);
@@ -517,8 +538,8 @@ int main(int argc, char **argv)
     batch_free(&d.held);
     mysql_library_end();
     log_info("stopped: %" PRIu64 " events, %" PRIu64 " orders persisted (%" PRIu64 " new rows), %" PRIu64
-             " dropped, %" PRIu64 " dead letters", d.total.events, d.total.claimed, d.total.new_rows,
-             d.total.dropped, d.total.dead);
+             " dropped, %" PRIu64 " dead letters, %" PRIu64 " orphans swept", d.total.events,
+             d.total.claimed, d.total.new_rows, d.total.dropped, d.total.dead, d.sweeper.released);
     if (pid_file != NULL)
         remove_pid_file(pid_file);
     log_close();

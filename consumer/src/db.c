@@ -229,18 +229,21 @@ int db_insert_courses(struct db *db, const struct course *courses, size_t n)
     return 0;
 }
 
-int db_list_courses(struct db *db, struct course_orders **rows, size_t *n)
+/* The courses that where selects (all of them when empty), by id, each with
+ * its order count. */
+static int select_courses(struct db *db, const char *where, struct course_orders **rows, size_t *n)
 {
+    char sql[320];
     MYSQL_RES *res;
     MYSQL_ROW row;
     struct course_orders *out;
     size_t count, i = 0;
 
-    if (mysql_query(db->conn,
-                    "SELECT c.id, c.name, c.total, c.starts_at, c.ends_at,"
-                    " (SELECT COUNT(*) FROM orders o WHERE o.course_id = c.id)"
-                    " FROM courses c ORDER BY c.id") != 0
-        || (res = mysql_store_result(db->conn)) == NULL)
+    snprintf(sql, sizeof(sql),
+             "SELECT c.id, c.name, c.total, c.starts_at, c.ends_at,"
+             " (SELECT COUNT(*) FROM orders o WHERE o.course_id = c.id)"
+             " FROM courses c%s ORDER BY c.id", where);
+    if (mysql_query(db->conn, sql) != 0 || (res = mysql_store_result(db->conn)) == NULL)
         return fail(db, "cannot read courses");
 
     count = (size_t)mysql_num_rows(res);
@@ -276,6 +279,95 @@ int db_list_courses(struct db *db, struct course_orders **rows, size_t *n)
     *rows = out;
     *n = i;
     return 0;
+}
+
+int db_list_courses(struct db *db, struct course_orders **rows, size_t *n)
+{
+    return select_courses(db, "", rows, n);
+}
+
+int db_get_course(struct db *db, uint64_t id, struct course_orders *row, int *found)
+{
+    struct course_orders *rows;
+    char where[48];
+    size_t n;
+
+    snprintf(where, sizeof(where), " WHERE c.id = %" PRIu64, id);
+    if (select_courses(db, where, &rows, &n) != 0)
+        return -1;
+    *found = n == 1;
+    if (*found)
+        *row = rows[0];
+    free(rows);
+    return 0;
+}
+
+int db_insert_course(struct db *db, const struct course *c, int *exists)
+{
+    char escaped[2 * COURSE_NAME_MAX + 1];
+    char sql[2 * COURSE_NAME_MAX + 256];
+
+    *exists = 0;
+    mysql_real_escape_string(db->conn, escaped, c->name, strlen(c->name));
+    snprintf(sql, sizeof(sql), "INSERT INTO courses (id, name, total, starts_at, ends_at)"
+             " VALUES (%" PRIu64 ", '%s', %" PRIu32 ", %" PRId64 ", %" PRId64 ")",
+             c->id, escaped, c->total, c->starts_at, c->ends_at);
+    if (mysql_query(db->conn, sql) != 0) {
+        *exists = mysql_errno(db->conn) == ER_DUP_ENTRY;
+        return fail(db, "cannot add the course");
+    }
+    return 0;
+}
+
+int db_set_window(struct db *db, uint64_t id, int64_t starts_at, int64_t ends_at)
+{
+    char sql[160];
+
+    snprintf(sql, sizeof(sql), "UPDATE courses SET starts_at = %" PRId64 ", ends_at = %" PRId64
+             " WHERE id = %" PRIu64, starts_at, ends_at, id);
+    return mysql_query(db->conn, sql) == 0 ? 0 : fail(db, "cannot set the sale window");
+}
+
+int db_set_total(struct db *db, uint64_t id, uint32_t total)
+{
+    char sql[128];
+
+    snprintf(sql, sizeof(sql), "UPDATE courses SET total = %" PRIu32 " WHERE id = %" PRIu64, total, id);
+    return mysql_query(db->conn, sql) == 0 ? 0 : fail(db, "cannot set the seats");
+}
+
+int db_delete_course(struct db *db, uint64_t id, int with_orders,
+                     uint64_t *orders_deleted, int *deleted)
+{
+    char sql[200];
+
+    *orders_deleted = 0;
+    *deleted = 0;
+    if (mysql_query(db->conn, "START TRANSACTION") != 0)
+        return fail(db, "cannot start a transaction");
+    if (with_orders) {
+        snprintf(sql, sizeof(sql), "DELETE FROM orders WHERE course_id = %" PRIu64, id);
+        if (mysql_query(db->conn, sql) != 0)
+            goto fail;
+        *orders_deleted = (uint64_t)mysql_affected_rows(db->conn);
+    }
+    /* Never leaves orders without their course, also when one was
+     * persisted since the caller counted them. */
+    snprintf(sql, sizeof(sql), "DELETE FROM courses WHERE id = %" PRIu64
+             " AND NOT EXISTS (SELECT 1 FROM orders WHERE course_id = %" PRIu64 ")", id, id);
+    if (mysql_query(db->conn, sql) != 0)
+        goto fail;
+    *deleted = mysql_affected_rows(db->conn) == 1;
+    if (mysql_query(db->conn, "COMMIT") != 0)
+        goto fail;
+    return 0;
+
+fail:
+    fail(db, "cannot delete the course");
+    mysql_query(db->conn, "ROLLBACK");
+    *orders_deleted = 0;
+    *deleted = 0;
+    return -1;
 }
 
 int db_delete_orders(struct db *db, uint64_t *deleted)

@@ -42,6 +42,20 @@ int db_insert_courses(struct db *db, const struct course *courses, size_t n);
 /* Every course by id with its order count; free(*rows) when done. */
 int db_list_courses(struct db *db, struct course_orders **rows, size_t *n);
 
+/* One course with its order count; *found is 0 when there is none. */
+int db_get_course(struct db *db, uint64_t id, struct course_orders *row, int *found);
+
+/* Inserts a new course; *exists is 1 when the id is taken (an error too). */
+int db_insert_course(struct db *db, const struct course *c, int *exists);
+
+int db_set_window(struct db *db, uint64_t id, int64_t starts_at, int64_t ends_at);
+int db_set_total(struct db *db, uint64_t id, uint32_t total);
+
+/* Deletes a course in one transaction, first its orders when with_orders.
+ * A course that still has orders stays: *deleted is 0 then. */
+int db_delete_course(struct db *db, uint64_t id, int with_orders,
+                     uint64_t *orders_deleted, int *deleted);
+
 /* Orders of one course persisted now. */
 int db_count_orders(struct db *db, uint64_t course_id, uint64_t *count);
 

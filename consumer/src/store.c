@@ -246,19 +246,20 @@ static void count_kind(struct wipe_counts *counts, enum key_kind kind)
     }
 }
 
-int store_wipe_courses(struct store *st, struct wipe_counts *counts)
+/* Deletes every per-course key matching pattern, SCAN batch by batch,
+ * adding what it deleted to counts. */
+static int delete_matching(struct store *st, const char *pattern, struct wipe_counts *counts)
 {
     char cursor[32] = "0";
     redisReply *scan = NULL, *reply;
     const char **argv = NULL;
     size_t *argvlen = NULL;
 
-    memset(counts, 0, sizeof(*counts));
     do {
         redisReply *keys;
         int argc = 1;
 
-        scan = command(st, "SCAN", "SCAN %s MATCH %s COUNT " SCAN_COUNT, cursor, KEY_ANY_COURSE_PATTERN);
+        scan = command(st, "SCAN", "SCAN %s MATCH %s COUNT " SCAN_COUNT, cursor, pattern);
         if (scan == NULL)
             goto fail;
         if (scan->type != REDIS_REPLY_ARRAY || scan->elements != 2
@@ -310,6 +311,63 @@ fail:
     free(argv);
     free(argvlen);
     return -1;
+}
+
+int store_wipe_courses(struct store *st, struct wipe_counts *counts)
+{
+    memset(counts, 0, sizeof(*counts));
+    return delete_matching(st, KEY_ANY_COURSE_PATTERN, counts);
+}
+
+int store_remove_course(struct store *st, uint64_t course_id, struct wipe_counts *counts)
+{
+    char hash[KEY_MAX], pattern[KEY_MAX + 1];
+    redisReply *reply;
+
+    memset(counts, 0, sizeof(*counts));
+    key_course(hash, course_id);
+    if ((reply = command(st, "ZREM " KEY_COURSES, "ZREM %s %" PRIu64, KEY_COURSES, course_id)) == NULL)
+        return -1;
+    counts->unlisted = reply->type == REDIS_REPLY_INTEGER && reply->integer > 0;
+    freeReplyObject(reply);
+    /* The hash before the rest: from here on a purchase is "unknown"
+     * and takes no seat, so no new user key appears behind the SCAN. */
+    if ((reply = command(st, "DEL", "DEL %s", hash)) == NULL)
+        return -1;
+    if (reply->type == REDIS_REPLY_INTEGER)
+        counts->hashes += (uint64_t)reply->integer;
+    freeReplyObject(reply);
+    /* "seckill:{c7}*" matches course 7's keys only: '}' follows the id. */
+    snprintf(pattern, sizeof(pattern), "%s*", hash);
+    return delete_matching(st, pattern, counts);
+}
+
+/* Sets both ends of the window at once, and only on a whole hash: a
+ * course not loaded stays unknown rather than half there. */
+static const char window_script[] =
+    "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end "
+    "redis.call('HSET', KEYS[1], 'starts_at', ARGV[1], 'ends_at', ARGV[2]) "
+    "return 1";
+
+int store_set_window(struct store *st, uint64_t course_id, int64_t starts_at, int64_t ends_at,
+                     int *loaded)
+{
+    char hash[KEY_MAX];
+    redisReply *reply;
+
+    key_course(hash, course_id);
+    reply = command(st, "setting the sale window", "EVAL %s 1 %s %" PRId64 " %" PRId64,
+                    window_script, hash, starts_at, ends_at);
+    if (reply == NULL)
+        return -1;
+    if (reply->type != REDIS_REPLY_INTEGER) {
+        snprintf(st->err, sizeof(st->err), "Redis at %s: unexpected reply to the window script", st->addr);
+        freeReplyObject(reply);
+        return -1;
+    }
+    *loaded = reply->integer == 1;
+    freeReplyObject(reply);
+    return 0;
 }
 
 int store_course_stock(struct store *st, uint64_t course_id,

@@ -20,6 +20,7 @@ struct store {
 /* What store_wipe_courses() deleted. */
 struct wipe_counts {
     uint64_t hashes, pending_sets, user_keys, other_keys;
+    int unlisted;               /* store_remove_course(): was in seckill:courses */
 };
 
 int store_open(struct store *st, const struct seckill_config *cfg);
@@ -62,6 +63,15 @@ int store_unlist_others(struct store *st, const uint64_t *keep, size_t n,
 
 /* Deletes every per-course key (seckill:{c<id>}...) of every course. */
 int store_wipe_courses(struct store *st, struct wipe_counts *counts);
+
+/* Takes one course off sale, then deletes every key of it: its id in
+ * seckill:courses, its hash, its pending zset, its users' order keys. */
+int store_remove_course(struct store *st, uint64_t course_id, struct wipe_counts *counts);
+
+/* Sets starts_at and ends_at of a course's hash in one atomic step.
+ * *loaded is 0 when the course has no hash in Redis: nothing is written. */
+int store_set_window(struct store *st, uint64_t course_id, int64_t starts_at, int64_t ends_at,
+                     int *loaded);
 
 /* remaining from the hash (-1 when the course is not loaded) and the size of
  * the pending zset. */

@@ -211,6 +211,34 @@ static void loading_a_file_makes_the_log_path_absolute(void)
     rmdir(dir);
 }
 
+static void the_stats_file_is_absolute_or_off(void)
+{
+    char dir[] = "/tmp/seckill-unit-XXXXXX", path[128], want[160];
+    FILE *f;
+
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof(path), "%s/consumer.conf", dir);
+    f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f == NULL)
+        return;
+    fclose(f);
+    CHECK(config_load(&cfg, path, err, sizeof(err)) == 0);
+    snprintf(want, sizeof(want), "%s/../consumer.prom", dir);
+    CHECK_STR(cfg.stats_file, want);
+
+    f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f == NULL)
+        return;
+    fputs("stats_file = off\n", f);
+    fclose(f);
+    CHECK(config_load(&cfg, path, err, sizeof(err)) == 0);
+    CHECK_STR(cfg.stats_file, "");
+    unlink(path);
+    rmdir(dir);
+}
+
 static void a_missing_file_is_named(void)
 {
     CHECK(config_load(&cfg, "/nonexistent/consumer.conf", err, sizeof(err)) != 0);
@@ -246,6 +274,7 @@ void suite_config(void)
     UNIT_RUN(the_dead_letter_topic_must_differ);
     UNIT_RUN(relative_paths_start_at_the_config_file);
     UNIT_RUN(loading_a_file_makes_the_log_path_absolute);
+    UNIT_RUN(the_stats_file_is_absolute_or_off);
     UNIT_RUN(a_missing_file_is_named);
     UNIT_RUN(the_default_path_follows_seckill_conf);
 }

@@ -37,6 +37,9 @@ int main(void)
     suite_event();
     suite_batch();
     suite_backoff();
+    suite_sweep();
+    suite_course();
+    suite_signurl();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

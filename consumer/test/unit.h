@@ -31,5 +31,8 @@ void suite_catalog(void);
 void suite_event(void);
 void suite_batch(void);
 void suite_backoff(void);
+void suite_sweep(void);
+void suite_course(void);
+void suite_signurl(void);
 
 #endif

@@ -95,9 +95,8 @@ ngx_http_seckill_courses_handler(ngx_http_request_t *r)
         }
 
         return ngx_http_seckill_json_error(r, NGX_HTTP_NOT_ALLOWED,
-                                           "method_not_allowed",
-                                           "only GET and HEAD are allowed "
-                                           "here");
+                                NGX_HTTP_SECKILL_REASON_METHOD_NOT_ALLOWED,
+                                "only GET and HEAD are allowed here");
     }
 
     smcf = ngx_http_get_module_main_conf(r, ngx_http_seckill_module);
@@ -123,7 +122,7 @@ ngx_http_seckill_courses_handler(ngx_http_request_t *r)
     {
         ngx_free(ctx);
         return ngx_http_seckill_json_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                           "unavailable",
+                                           NGX_HTTP_SECKILL_REASON_UNAVAILABLE,
                                            "redis is not connected");
     }
 
@@ -446,7 +445,8 @@ ngx_http_seckill_courses_send(ngx_http_request_t *r,
     yajl_gen_array_close(g);
     yajl_gen_map_close(g);
 
-    return ngx_http_seckill_json_send(r, NGX_HTTP_OK, g, 0);
+    return ngx_http_seckill_json_send(r, NGX_HTTP_OK,
+                                      NGX_HTTP_SECKILL_REASON_OK, g, 0);
 }
 
 
@@ -481,7 +481,8 @@ ngx_http_seckill_courses_fail(ngx_http_seckill_courses_ctx_t *ctx,
 {
     ngx_http_seckill_courses_finish(ctx,
         ngx_http_seckill_json_error(ctx->request, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                    "unavailable", text));
+                                    NGX_HTTP_SECKILL_REASON_UNAVAILABLE,
+                                    text));
 }
 
 

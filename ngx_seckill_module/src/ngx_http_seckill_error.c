@@ -24,31 +24,34 @@
 
 
 typedef struct {
-    ngx_uint_t    status;
-    const char   *reason;
-    const char   *text;
+    ngx_uint_t                  status;
+    ngx_http_seckill_reason_e   reason;
+    const char                 *text;
 } ngx_http_seckill_error_t;
 
 
 static ngx_http_seckill_error_t  ngx_http_seckill_errors[] = {
 
-    { NGX_HTTP_BAD_REQUEST, "bad_request", "malformed request" },
-    { NGX_HTTP_FORBIDDEN, "forbidden", "access denied" },
-    { NGX_HTTP_NOT_FOUND, "not_found", "no such API endpoint" },
-    { NGX_HTTP_NOT_ALLOWED, "method_not_allowed",
+    { NGX_HTTP_BAD_REQUEST, NGX_HTTP_SECKILL_REASON_BAD_REQUEST,
+      "malformed request" },
+    { NGX_HTTP_FORBIDDEN, NGX_HTTP_SECKILL_REASON_FORBIDDEN,
+      "access denied" },
+    { NGX_HTTP_NOT_FOUND, NGX_HTTP_SECKILL_REASON_NOT_FOUND,
+      "no such API endpoint" },
+    { NGX_HTTP_NOT_ALLOWED, NGX_HTTP_SECKILL_REASON_METHOD_NOT_ALLOWED,
       "method not allowed for this endpoint" },
-    { NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "too_large",
+    { NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, NGX_HTTP_SECKILL_REASON_TOO_LARGE,
       "request body too large" },
-    { NGX_HTTP_REQUEST_URI_TOO_LARGE, "uri_too_long",
+    { NGX_HTTP_REQUEST_URI_TOO_LARGE, NGX_HTTP_SECKILL_REASON_URI_TOO_LONG,
       "request URI too long" },
-    { NGX_HTTP_TOO_MANY_REQUESTS, "too_many_requests",
+    { NGX_HTTP_TOO_MANY_REQUESTS, NGX_HTTP_SECKILL_REASON_TOO_MANY_REQUESTS,
       "too many requests, retry later" },
-    { NGX_HTTP_INTERNAL_SERVER_ERROR, "internal_error",
+    { NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_HTTP_SECKILL_REASON_INTERNAL_ERROR,
       "internal server error" },
-    { NGX_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+    { NGX_HTTP_SERVICE_UNAVAILABLE, NGX_HTTP_SECKILL_REASON_UNAVAILABLE,
       "service unavailable, retry later" },
 
-    { 0, "error", "request failed" }
+    { 0, NGX_HTTP_SECKILL_REASON_ERROR, "request failed" }
 };
 
 

@@ -11,9 +11,34 @@
 #include <ngx_http.h>
 
 #include "ngx_http_seckill_json.h"
+#include "ngx_http_seckill_stats.h"
 
 
 static void ngx_http_seckill_json_free(void *data);
+
+
+ngx_str_t  ngx_http_seckill_reasons[] = {
+    ngx_string("ok"),
+    ngx_string("pending"),
+    ngx_string("success"),
+    ngx_string("failed"),
+    ngx_string("none"),
+    ngx_string("duplicate"),
+    ngx_string("sold_out"),
+    ngx_string("not_started"),
+    ngx_string("ended"),
+    ngx_string("unknown_course"),
+    ngx_string("bad_request"),
+    ngx_string("forbidden"),
+    ngx_string("not_found"),
+    ngx_string("method_not_allowed"),
+    ngx_string("too_large"),
+    ngx_string("uri_too_long"),
+    ngx_string("too_many_requests"),
+    ngx_string("internal_error"),
+    ngx_string("unavailable"),
+    ngx_string("error")
+};
 
 
 yajl_gen
@@ -46,9 +71,17 @@ ngx_http_seckill_json_str(yajl_gen g, const char *s)
 }
 
 
+yajl_gen_status
+ngx_http_seckill_json_reason(yajl_gen g, ngx_http_seckill_reason_e reason)
+{
+    return yajl_gen_string(g, ngx_http_seckill_reasons[reason].data,
+                           ngx_http_seckill_reasons[reason].len);
+}
+
+
 ngx_int_t
 ngx_http_seckill_json_send(ngx_http_request_t *r, ngx_uint_t status,
-    yajl_gen g, time_t retry_after)
+    ngx_http_seckill_reason_e reason, yajl_gen g, time_t retry_after)
 {
     size_t                len;
     u_char               *p;
@@ -59,6 +92,8 @@ ngx_http_seckill_json_send(ngx_http_request_t *r, ngx_uint_t status,
     const unsigned char  *buf;
 
     static ngx_str_t      retry_key = ngx_string("Retry-After");
+
+    ngx_http_seckill_stats_response(r, reason);
 
     if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
@@ -119,7 +154,7 @@ ngx_http_seckill_json_send(ngx_http_request_t *r, ngx_uint_t status,
 
 ngx_int_t
 ngx_http_seckill_json_error(ngx_http_request_t *r, ngx_uint_t status,
-    const char *reason, const char *text)
+    ngx_http_seckill_reason_e reason, const char *text)
 {
     time_t    retry_after;
     yajl_gen  g;
@@ -131,7 +166,7 @@ ngx_http_seckill_json_error(ngx_http_request_t *r, ngx_uint_t status,
 
     yajl_gen_map_open(g);
     ngx_http_seckill_json_str(g, "status");
-    ngx_http_seckill_json_str(g, reason);
+    ngx_http_seckill_json_reason(g, reason);
     ngx_http_seckill_json_str(g, "error");
     ngx_http_seckill_json_str(g, text);
     yajl_gen_map_close(g);
@@ -141,7 +176,7 @@ ngx_http_seckill_json_error(ngx_http_request_t *r, ngx_uint_t status,
     retry_after = (status == NGX_HTTP_SERVICE_UNAVAILABLE
                    || status == NGX_HTTP_TOO_MANY_REQUESTS) ? 1 : 0;
 
-    return ngx_http_seckill_json_send(r, status, g, retry_after);
+    return ngx_http_seckill_json_send(r, status, reason, g, retry_after);
 }
 
 

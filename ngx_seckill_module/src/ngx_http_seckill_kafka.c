@@ -28,6 +28,7 @@
 #include <pthread.h>
 
 #include "ngx_http_seckill_kafka.h"
+#include "ngx_http_seckill_stats.h"
 
 
 #define NGX_HTTP_SECKILL_KAFKA_POLL_INTERVAL  100
@@ -260,6 +261,7 @@ ngx_http_seckill_kafka_produce(u_char *key, size_t key_len, u_char *value,
                          opaque)
         == 0)
     {
+        ngx_http_seckill_stats_kafka_queued();
         return NGX_OK;
     }
 
@@ -664,6 +666,10 @@ ngx_http_seckill_kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *msg,
     void *opaque)
 {
     ngx_http_seckill_kafka_t *kf = opaque;
+
+    ngx_http_seckill_stats_kafka_reported(rd_kafka_message_latency(msg),
+                                          msg->err
+                                          != RD_KAFKA_RESP_ERR_NO_ERROR);
 
     kf->handler(msg->_private, msg->err);
 }

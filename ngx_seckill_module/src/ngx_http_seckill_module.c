@@ -12,10 +12,14 @@
 
 #include "ngx_http_seckill_module.h"
 #include "ngx_http_seckill_soldout.h"
+#include "ngx_http_seckill_stats.h"
 
 
 static void *ngx_http_seckill_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_seckill_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_seckill_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_seckill_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
 static char *ngx_http_seckill_redis_address(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_seckill_conf_set_msec(ngx_conf_t *cf,
@@ -37,6 +41,8 @@ static char *ngx_http_seckill_orders(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_seckill_prefix_location(ngx_conf_t *cf,
     ngx_command_t *cmd);
 static char *ngx_http_seckill_error(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_seckill_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_seckill_init_process(ngx_cycle_t *cycle);
 static void ngx_http_seckill_exit_process(ngx_cycle_t *cycle);
@@ -137,6 +143,13 @@ static ngx_command_t  ngx_http_seckill_commands[] = {
       0,
       NULL },
 
+    { ngx_string("seckill_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_seckill_status,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -151,8 +164,8 @@ static ngx_http_module_t  ngx_http_seckill_module_ctx = {
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
 
-    NULL,                                  /* create location configuration */
-    NULL                                   /* merge location configuration */
+    ngx_http_seckill_create_loc_conf,      /* create location configuration */
+    ngx_http_seckill_merge_loc_conf        /* merge location configuration */
 };
 
 
@@ -246,6 +259,56 @@ ngx_http_seckill_init_main_conf(ngx_conf_t *cf, void *conf)
         if (smcf->sold_out_zone == NULL) {
             return NGX_CONF_ERROR;
         }
+    }
+
+    /* counted whether or not shown: a status location may come later */
+
+    if (smcf->redis_used || smcf->status_used) {
+        smcf->stats_zone = ngx_http_seckill_stats_zone(cf);
+        if (smcf->stats_zone == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_seckill_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_seckill_loc_conf_t  *slcf;
+
+    slcf = ngx_palloc(cf->pool, sizeof(ngx_http_seckill_loc_conf_t));
+    if (slcf == NULL) {
+        return NULL;
+    }
+
+    slcf->endpoint = NGX_CONF_UNSET_UINT;
+
+    return slcf;
+}
+
+
+/*
+ * What a location's answers count as belongs to its own content directive,
+ * not to the locations around it; but an "if" or "limit_except" block runs
+ * the content handler of its location, and counts as it.
+ */
+
+static char *
+ngx_http_seckill_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_seckill_loc_conf_t *prev = parent;
+    ngx_http_seckill_loc_conf_t *conf = child;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->noname) {
+        ngx_conf_merge_uint_value(conf->endpoint, prev->endpoint,
+                                  NGX_CONF_UNSET_UINT);
     }
 
     return NGX_CONF_OK;
@@ -521,11 +584,15 @@ ngx_http_seckill_kafka_property(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *
 ngx_http_seckill_courses(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
+    ngx_http_seckill_loc_conf_t *slcf = conf;
+
     ngx_http_core_loc_conf_t      *clcf;
     ngx_http_seckill_main_conf_t  *smcf;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_seckill_courses_handler;
+
+    slcf->endpoint = NGX_HTTP_SECKILL_ENDPOINT_COURSES;
 
     smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_seckill_module);
     smcf->redis_used = 1;
@@ -537,6 +604,8 @@ ngx_http_seckill_courses(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static char *
 ngx_http_seckill_purchase(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
+    ngx_http_seckill_loc_conf_t *slcf = conf;
+
     ngx_http_core_loc_conf_t      *clcf;
     ngx_http_seckill_main_conf_t  *smcf;
 
@@ -546,6 +615,8 @@ ngx_http_seckill_purchase(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_seckill_purchase_handler;
+
+    slcf->endpoint = NGX_HTTP_SECKILL_ENDPOINT_PURCHASE;
 
     smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_seckill_module);
     smcf->redis_used = 1;
@@ -558,6 +629,8 @@ ngx_http_seckill_purchase(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static char *
 ngx_http_seckill_orders(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
+    ngx_http_seckill_loc_conf_t *slcf = conf;
+
     ngx_http_core_loc_conf_t      *clcf;
     ngx_http_seckill_main_conf_t  *smcf;
 
@@ -567,6 +640,8 @@ ngx_http_seckill_orders(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_seckill_orders_handler;
+
+    slcf->endpoint = NGX_HTTP_SECKILL_ENDPOINT_ORDERS;
 
     smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_seckill_module);
     smcf->redis_used = 1;
@@ -605,10 +680,32 @@ ngx_http_seckill_prefix_location(ngx_conf_t *cf, ngx_command_t *cmd)
 static char *
 ngx_http_seckill_error(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
+    ngx_http_seckill_loc_conf_t *slcf = conf;
+
     ngx_http_core_loc_conf_t  *clcf;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_seckill_error_handler;
+
+    slcf->endpoint = NGX_HTTP_SECKILL_ENDPOINT_ERROR;
+
+    return NGX_CONF_OK;
+}
+
+
+/* loopback only is the configuration's business: allow/deny */
+
+static char *
+ngx_http_seckill_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t      *clcf;
+    ngx_http_seckill_main_conf_t  *smcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_seckill_status_handler;
+
+    smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_seckill_module);
+    smcf->status_used = 1;
 
     return NGX_CONF_OK;
 }
@@ -629,7 +726,15 @@ ngx_http_seckill_init_process(ngx_cycle_t *cycle)
 
     smcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_seckill_module);
 
-    if (smcf == NULL || !smcf->redis_used) {
+    if (smcf == NULL) {
+        return NGX_OK;
+    }
+
+    /* first: the Redis and Kafka hooks below report to it */
+
+    ngx_http_seckill_stats_init(cycle, smcf->stats_zone);
+
+    if (!smcf->redis_used) {
         return NGX_OK;
     }
 
@@ -648,7 +753,7 @@ ngx_http_seckill_init_process(ngx_cycle_t *cycle)
 /*
  * Purchases first: they flush the Kafka producer, whose last reports find
  * them exiting and only free what is done; Redis then gives the commands
- * still waiting their NULL replies.
+ * still waiting their NULL replies.  The worker's gauges go last.
  */
 
 static void
@@ -656,4 +761,5 @@ ngx_http_seckill_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_seckill_purchase_exit(cycle);
     ngx_http_seckill_redis_exit(cycle);
+    ngx_http_seckill_stats_exit(cycle);
 }

@@ -33,12 +33,23 @@ typedef struct {
     ngx_msec_t                      sold_out_ttl;      /* 0: off */
     ngx_shm_zone_t                 *sold_out_zone;
 
+    ngx_shm_zone_t                 *stats_zone;
+
     /* a location talks to Redis: the workers connect */
     ngx_flag_t                      redis_used;
 
     /* a purchase location: the workers produce to Kafka */
     ngx_flag_t                      purchase_used;
+
+    /* a seckill_status location */
+    ngx_flag_t                      status_used;
 } ngx_http_seckill_main_conf_t;
+
+
+typedef struct {
+    /* NGX_HTTP_SECKILL_ENDPOINT_*; NGX_CONF_UNSET_UINT: not counted */
+    ngx_uint_t                      endpoint;
+} ngx_http_seckill_loc_conf_t;
 
 
 /* the two ids of /api/.../{course_id}/{user_id} */

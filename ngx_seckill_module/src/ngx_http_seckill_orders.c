@@ -68,14 +68,14 @@ ngx_http_seckill_orders_handler(ngx_http_request_t *r)
         }
 
         return ngx_http_seckill_json_error(r, NGX_HTTP_NOT_ALLOWED,
-                                           "method_not_allowed",
-                                           "only GET and HEAD are allowed "
-                                           "here");
+                                NGX_HTTP_SECKILL_REASON_METHOD_NOT_ALLOWED,
+                                "only GET and HEAD are allowed here");
     }
 
     if (ngx_http_seckill_parse_ids(r, &ids, &reason) != NGX_OK) {
         return ngx_http_seckill_json_error(r, NGX_HTTP_BAD_REQUEST,
-                                           "bad_request", reason);
+                                           NGX_HTTP_SECKILL_REASON_BAD_REQUEST,
+                                           reason);
     }
 
     smcf = ngx_http_get_module_main_conf(r, ngx_http_seckill_module);
@@ -103,7 +103,7 @@ ngx_http_seckill_orders_handler(ngx_http_request_t *r)
     {
         ngx_free(ctx);
         return ngx_http_seckill_json_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                           "unavailable",
+                                           NGX_HTTP_SECKILL_REASON_UNAVAILABLE,
                                            "redis is not connected");
     }
 
@@ -159,11 +159,12 @@ static ngx_int_t
 ngx_http_seckill_orders_send(ngx_http_request_t *r,
     ngx_http_seckill_orders_ctx_t *ctx, redisReply *reply)
 {
-    off_t        order;
-    yajl_gen     g;
-    ngx_str_t    status;
-    ngx_uint_t   code;
-    redisReply  *id, *st;
+    off_t                       order;
+    yajl_gen                    g;
+    ngx_str_t                   status;
+    ngx_uint_t                  code;
+    redisReply                 *id, *st;
+    ngx_http_seckill_reason_e   reason;
 
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -173,7 +174,8 @@ ngx_http_seckill_orders_send(ngx_http_request_t *r,
                       reply->str, ctx->ids.course, ctx->ids.user);
 
         return ngx_http_seckill_json_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                           "unavailable", "redis error");
+                                           NGX_HTTP_SECKILL_REASON_UNAVAILABLE,
+                                           "redis error");
     }
 
     id = reply->element[0];
@@ -186,7 +188,7 @@ ngx_http_seckill_orders_send(ngx_http_request_t *r,
 
     if (id->type == REDIS_REPLY_NIL && st->type == REDIS_REPLY_NIL) {
         code = NGX_HTTP_NOT_FOUND;
-        ngx_str_set(&status, "none");
+        reason = NGX_HTTP_SECKILL_REASON_NONE;
         order = 0;
         goto send;
     }
@@ -207,13 +209,18 @@ ngx_http_seckill_orders_send(ngx_http_request_t *r,
     if ((status.len == 7 && ngx_strncmp(status.data, "claimed", 7) == 0)
         || (status.len == 7 && ngx_strncmp(status.data, "pending", 7) == 0))
     {
-        ngx_str_set(&status, "pending");
+        reason = NGX_HTTP_SECKILL_REASON_PENDING;
 
-    } else if (!(status.len == 7
-                 && ngx_strncmp(status.data, "success", 7) == 0)
-               && !(status.len == 6
-                    && ngx_strncmp(status.data, "failed", 6) == 0))
+    } else if (status.len == 7 && ngx_strncmp(status.data, "success", 7) == 0)
     {
+        reason = NGX_HTTP_SECKILL_REASON_SUCCESS;
+
+    } else if (status.len == 6 && ngx_strncmp(status.data, "failed", 6) == 0)
+    {
+        reason = NGX_HTTP_SECKILL_REASON_FAILED;
+
+    } else {
+        reason = NGX_HTTP_SECKILL_REASON_ERROR;
         order = NGX_ERROR;
     }
 
@@ -226,7 +233,7 @@ ngx_http_seckill_orders_send(ngx_http_request_t *r,
                       &status);
 
         return ngx_http_seckill_json_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                           "unavailable",
+                                           NGX_HTTP_SECKILL_REASON_UNAVAILABLE,
                                            "malformed order status");
     }
 
@@ -235,7 +242,7 @@ send:
     yajl_gen_map_open(g);
 
     ngx_http_seckill_json_str(g, "status");
-    yajl_gen_string(g, status.data, status.len);
+    ngx_http_seckill_json_reason(g, reason);
 
     if (order) {
         ngx_http_seckill_json_str(g, "order_id");
@@ -249,7 +256,7 @@ send:
 
     yajl_gen_map_close(g);
 
-    return ngx_http_seckill_json_send(r, code, g, 0);
+    return ngx_http_seckill_json_send(r, code, reason, g, 0);
 }
 
 
@@ -282,7 +289,8 @@ ngx_http_seckill_orders_fail(ngx_http_seckill_orders_ctx_t *ctx,
 {
     ngx_http_seckill_orders_finish(ctx,
         ngx_http_seckill_json_error(ctx->request, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                    "unavailable", text));
+                                    NGX_HTTP_SECKILL_REASON_UNAVAILABLE,
+                                    text));
 }
 
 

@@ -89,14 +89,14 @@ typedef struct {
 typedef struct {
     ngx_str_t                           verdict;
     ngx_uint_t                          status;
-    const char                         *reason;
+    ngx_http_seckill_reason_e           reason;
     const char                         *field;     /* the script's value */
 } ngx_http_seckill_verdict_t;
 
 
 static ngx_int_t ngx_http_seckill_purchase_send(ngx_http_request_t *r,
-    ngx_uint_t status, const char *reason, ngx_http_seckill_ids_t *ids,
-    const char *field, int64_t value);
+    ngx_uint_t status, ngx_http_seckill_reason_e reason,
+    ngx_http_seckill_ids_t *ids, const char *field, int64_t value);
 static void ngx_http_seckill_purchase_reserved(redisReply *reply,
     void *data);
 static void ngx_http_seckill_purchase_deliver(
@@ -114,7 +114,7 @@ static void ngx_http_seckill_purchase_timeout(ngx_event_t *ev);
 static ngx_uint_t ngx_http_seckill_purchase_waits(
     ngx_http_seckill_purchase_t *ctx);
 static void ngx_http_seckill_purchase_answer(ngx_http_seckill_purchase_t *ctx,
-    ngx_uint_t status, const char *reason, const char *field,
+    ngx_uint_t status, ngx_http_seckill_reason_e reason, const char *field,
     int64_t value);
 static void ngx_http_seckill_purchase_fail(ngx_http_seckill_purchase_t *ctx,
     const char *text);
@@ -129,13 +129,17 @@ static ngx_log_t *ngx_http_seckill_purchase_log(
 
 
 static ngx_http_seckill_verdict_t  ngx_http_seckill_verdicts[] = {
-    { ngx_string("duplicate"), NGX_HTTP_CONFLICT, "duplicate", "order_id" },
-    { ngx_string("sold_out"), NGX_HTTP_SECKILL_GONE, "sold_out", NULL },
-    { ngx_string("not_started"), NGX_HTTP_FORBIDDEN, "not_started",
-      "starts_at" },
-    { ngx_string("ended"), NGX_HTTP_FORBIDDEN, "ended", "ends_at" },
-    { ngx_string("unknown"), NGX_HTTP_NOT_FOUND, "unknown_course", NULL },
-    { ngx_null_string, 0, NULL, NULL }
+    { ngx_string("duplicate"), NGX_HTTP_CONFLICT,
+      NGX_HTTP_SECKILL_REASON_DUPLICATE, "order_id" },
+    { ngx_string("sold_out"), NGX_HTTP_SECKILL_GONE,
+      NGX_HTTP_SECKILL_REASON_SOLD_OUT, NULL },
+    { ngx_string("not_started"), NGX_HTTP_FORBIDDEN,
+      NGX_HTTP_SECKILL_REASON_NOT_STARTED, "starts_at" },
+    { ngx_string("ended"), NGX_HTTP_FORBIDDEN,
+      NGX_HTTP_SECKILL_REASON_ENDED, "ends_at" },
+    { ngx_string("unknown"), NGX_HTTP_NOT_FOUND,
+      NGX_HTTP_SECKILL_REASON_UNKNOWN_COURSE, NULL },
+    { ngx_null_string, 0, 0, NULL }
 };
 
 
@@ -251,13 +255,14 @@ ngx_http_seckill_purchase_handler(ngx_http_request_t *r)
         }
 
         return ngx_http_seckill_json_error(r, NGX_HTTP_NOT_ALLOWED,
-                                           "method_not_allowed",
-                                           "only POST is allowed here");
+                                NGX_HTTP_SECKILL_REASON_METHOD_NOT_ALLOWED,
+                                "only POST is allowed here");
     }
 
     if (ngx_http_seckill_parse_ids(r, &ids, &reason) != NGX_OK) {
         return ngx_http_seckill_json_error(r, NGX_HTTP_BAD_REQUEST,
-                                           "bad_request", reason);
+                                           NGX_HTTP_SECKILL_REASON_BAD_REQUEST,
+                                           reason);
     }
 
     smcf = ngx_http_get_module_main_conf(r, ngx_http_seckill_module);
@@ -266,20 +271,21 @@ ngx_http_seckill_purchase_handler(ngx_http_request_t *r)
         && ngx_http_seckill_sold_out_test(smcf->sold_out_zone, ids.course))
     {
         return ngx_http_seckill_purchase_send(r, NGX_HTTP_SECKILL_GONE,
-                                              "sold_out", &ids, NULL, 0);
+                                              NGX_HTTP_SECKILL_REASON_SOLD_OUT,
+                                              &ids, NULL, 0);
     }
 
     /* a seat reserved now could only be released again */
 
     if (!ngx_http_seckill_kafka_ready()) {
         return ngx_http_seckill_json_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                           "unavailable",
+                                           NGX_HTTP_SECKILL_REASON_UNAVAILABLE,
                                            "no kafka producer");
     }
 
     if (ngx_http_seckill_order_id_next(&order) != NGX_OK) {
         return ngx_http_seckill_json_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                           "unavailable",
+                                           NGX_HTTP_SECKILL_REASON_UNAVAILABLE,
                                            "no order id block from redis "
                                            "yet");
     }
@@ -313,7 +319,7 @@ ngx_http_seckill_purchase_handler(ngx_http_request_t *r)
     if (ngx_http_seckill_script_run(&ctx->call) != NGX_OK) {
         ngx_free(ctx);
         return ngx_http_seckill_json_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                           "unavailable",
+                                           NGX_HTTP_SECKILL_REASON_UNAVAILABLE,
                                            "redis is not connected");
     }
 
@@ -342,8 +348,8 @@ ngx_http_seckill_purchase_handler(ngx_http_request_t *r)
 
 static ngx_int_t
 ngx_http_seckill_purchase_send(ngx_http_request_t *r, ngx_uint_t status,
-    const char *reason, ngx_http_seckill_ids_t *ids, const char *field,
-    int64_t value)
+    ngx_http_seckill_reason_e reason, ngx_http_seckill_ids_t *ids,
+    const char *field, int64_t value)
 {
     yajl_gen  g;
 
@@ -355,7 +361,7 @@ ngx_http_seckill_purchase_send(ngx_http_request_t *r, ngx_uint_t status,
     yajl_gen_map_open(g);
 
     ngx_http_seckill_json_str(g, "status");
-    ngx_http_seckill_json_str(g, reason);
+    ngx_http_seckill_json_reason(g, reason);
 
     if (field) {
         ngx_http_seckill_json_str(g, field);
@@ -369,7 +375,7 @@ ngx_http_seckill_purchase_send(ngx_http_request_t *r, ngx_uint_t status,
 
     yajl_gen_map_close(g);
 
-    return ngx_http_seckill_json_send(r, status, g, 0);
+    return ngx_http_seckill_json_send(r, status, reason, g, 0);
 }
 
 
@@ -544,7 +550,8 @@ ngx_http_seckill_purchase_delivered(void *opaque, rd_kafka_resp_err_t err)
 
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         ctx->state = ngx_http_seckill_done;
-        ngx_http_seckill_purchase_answer(ctx, NGX_HTTP_OK, "pending",
+        ngx_http_seckill_purchase_answer(ctx, NGX_HTTP_OK,
+                                         NGX_HTTP_SECKILL_REASON_PENDING,
                                          "order_id", ctx->order);
         goto leave;
     }
@@ -624,7 +631,8 @@ ngx_http_seckill_purchase_released(redisReply *reply, void *data)
                           ctx->order, ctx->ids.course, ctx->ids.user);
         }
 
-        ngx_http_seckill_purchase_answer(ctx, NGX_HTTP_OK, "pending",
+        ngx_http_seckill_purchase_answer(ctx, NGX_HTTP_OK,
+                                         NGX_HTTP_SECKILL_REASON_PENDING,
                                          "order_id", ctx->order);
         goto leave;
     }
@@ -775,7 +783,8 @@ ngx_http_seckill_purchase_waits(ngx_http_seckill_purchase_t *ctx)
 
 static void
 ngx_http_seckill_purchase_answer(ngx_http_seckill_purchase_t *ctx,
-    ngx_uint_t status, const char *reason, const char *field, int64_t value)
+    ngx_uint_t status, ngx_http_seckill_reason_e reason, const char *field,
+    int64_t value)
 {
     if (!ngx_http_seckill_purchase_waits(ctx)) {
         return;
@@ -800,7 +809,8 @@ ngx_http_seckill_purchase_fail(ngx_http_seckill_purchase_t *ctx,
     ngx_http_seckill_purchase_finalize(ctx,
         ngx_http_seckill_json_error(ctx->request,
                                     NGX_HTTP_SERVICE_UNAVAILABLE,
-                                    "unavailable", text));
+                                    NGX_HTTP_SECKILL_REASON_UNAVAILABLE,
+                                    text));
 }
 
 

@@ -19,6 +19,7 @@
 #include <hiredis/async.h>
 
 #include "ngx_http_seckill_redis.h"
+#include "ngx_http_seckill_stats.h"
 
 
 #define NGX_HTTP_SECKILL_REDIS_BACKOFF_MIN  100
@@ -29,6 +30,7 @@
 typedef struct {
     ngx_http_seckill_redis_handler_pt   handler;
     void                               *data;
+    uint64_t                            sent;       /* usec, for stats */
 } ngx_http_seckill_redis_cmd_t;
 
 
@@ -217,6 +219,7 @@ ngx_http_seckill_redis_command(ngx_http_seckill_redis_handler_pt handler,
 
     cmd->handler = handler;
     cmd->data = data;
+    cmd->sent = ngx_http_seckill_stats_usec();
 
     va_start(args, fmt);
     rc = redisvAsyncCommand(rd->ac, ngx_http_seckill_redis_reply, cmd, fmt,
@@ -364,6 +367,8 @@ ngx_http_seckill_redis_connected(const redisAsyncContext *ac, int status)
 
     rd->connected = 1;
 
+    ngx_http_seckill_stats_redis_connected(1);
+
     if (rd->failures == 0) {
         ngx_log_error(NGX_LOG_NOTICE, rd->log, 0, "redis \"%V\": connected",
                       &rd->conf->name);
@@ -417,6 +422,10 @@ ngx_http_seckill_redis_reply(redisAsyncContext *ac, void *reply,
 
     handler = cmd->handler;
     data = cmd->data;
+
+    if (reply) {
+        ngx_http_seckill_stats_redis_reply(cmd->sent);
+    }
 
     ngx_free(cmd);
 
@@ -590,6 +599,8 @@ ngx_http_seckill_redis_cleanup(void *privdata)
 
     rd->ac = NULL;
     rd->connected = 0;
+
+    ngx_http_seckill_stats_redis_connected(0);
 
     if (rd->connect_timer.timer_set) {
         ngx_del_timer(&rd->connect_timer);

@@ -45,6 +45,11 @@ static ngx_int_t ngx_http_seckill_sold_out_init_zone(ngx_shm_zone_t *zone,
     void *data);
 static ngx_http_seckill_sold_out_slot_t *ngx_http_seckill_sold_out_slot(
     ngx_shm_zone_t *zone, int64_t course);
+static ngx_int_t ngx_http_seckill_sold_out_read(
+    ngx_http_seckill_sold_out_slot_t *slot, ngx_atomic_uint_t *course,
+    ngx_atomic_uint_t *until);
+static int ngx_libc_cdecl ngx_http_seckill_sold_out_cmp(const void *one,
+    const void *two);
 static void ngx_http_seckill_sold_out_write(
     ngx_http_seckill_sold_out_slot_t *slot, int64_t course,
     ngx_msec_t until, ngx_uint_t only_same);
@@ -79,24 +84,14 @@ ngx_http_seckill_sold_out_zone(ngx_conf_t *cf)
 ngx_uint_t
 ngx_http_seckill_sold_out_test(ngx_shm_zone_t *zone, int64_t course)
 {
-    ngx_atomic_uint_t                  seq, id, until;
-    ngx_http_seckill_sold_out_slot_t  *slot;
+    ngx_atomic_uint_t  id, until;
 
-    slot = ngx_http_seckill_sold_out_slot(zone, course);
-
-    seq = slot->seq;
-    ngx_memory_barrier();
-
-    if (seq & 1) {
-        return 0;
-    }
-
-    id = slot->course;
-    until = slot->until;
-
-    ngx_memory_barrier();
-
-    if (slot->seq != seq || id != (ngx_atomic_uint_t) course) {
+    if (ngx_http_seckill_sold_out_read(
+                               ngx_http_seckill_sold_out_slot(zone, course),
+                               &id, &until)
+        != NGX_OK
+        || id != (ngx_atomic_uint_t) course)
+    {
         return 0;
     }
 
@@ -120,6 +115,46 @@ ngx_http_seckill_sold_out_clear(ngx_shm_zone_t *zone, int64_t course)
     ngx_http_seckill_sold_out_write(
         ngx_http_seckill_sold_out_slot(zone, course), course,
         ngx_current_msec, 1);
+}
+
+
+ngx_array_t *
+ngx_http_seckill_sold_out_list(ngx_shm_zone_t *zone, ngx_pool_t *pool)
+{
+    int64_t                           *course;
+    ngx_uint_t                         i;
+    ngx_array_t                       *courses;
+    ngx_atomic_uint_t                  id, until;
+    ngx_http_seckill_sold_out_slot_t  *slots;
+
+    courses = ngx_array_create(pool, 16, sizeof(int64_t));
+    if (courses == NULL) {
+        return NULL;
+    }
+
+    slots = zone->data;
+
+    for (i = 0; i < NGX_HTTP_SECKILL_SOLD_OUT_SLOTS; i++) {
+
+        if (ngx_http_seckill_sold_out_read(&slots[i], &id, &until) != NGX_OK
+            || id == 0
+            || (ngx_msec_int_t) (until - ngx_current_msec) <= 0)
+        {
+            continue;
+        }
+
+        course = ngx_array_push(courses);
+        if (course == NULL) {
+            return NULL;
+        }
+
+        *course = (int64_t) id;
+    }
+
+    ngx_qsort(courses->elts, courses->nelts, sizeof(int64_t),
+              ngx_http_seckill_sold_out_cmp);
+
+    return courses;
 }
 
 
@@ -167,6 +202,40 @@ ngx_http_seckill_sold_out_slot(ngx_shm_zone_t *zone, int64_t course)
     h = (uint64_t) course * 0x9e3779b97f4a7c15ULL;
 
     return &slots[h >> (64 - NGX_HTTP_SECKILL_SOLD_OUT_BITS)];
+}
+
+
+/* NGX_DECLINED: the slot is being written, or was meanwhile */
+
+static ngx_int_t
+ngx_http_seckill_sold_out_read(ngx_http_seckill_sold_out_slot_t *slot,
+    ngx_atomic_uint_t *course, ngx_atomic_uint_t *until)
+{
+    ngx_atomic_uint_t  seq;
+
+    seq = slot->seq;
+    ngx_memory_barrier();
+
+    if (seq & 1) {
+        return NGX_DECLINED;
+    }
+
+    *course = slot->course;
+    *until = slot->until;
+
+    ngx_memory_barrier();
+
+    return slot->seq == seq ? NGX_OK : NGX_DECLINED;
+}
+
+
+static int ngx_libc_cdecl
+ngx_http_seckill_sold_out_cmp(const void *one, const void *two)
+{
+    const int64_t  *a = one;
+    const int64_t  *b = two;
+
+    return (*a > *b) - (*a < *b);
 }
 
 

@@ -21,5 +21,9 @@ void ngx_http_seckill_sold_out_set(ngx_shm_zone_t *zone, int64_t course,
     ngx_msec_t ttl);
 void ngx_http_seckill_sold_out_clear(ngx_shm_zone_t *zone, int64_t course);
 
+/* the courses that count as sold out now (int64_t), in order of their ids */
+ngx_array_t *ngx_http_seckill_sold_out_list(ngx_shm_zone_t *zone,
+    ngx_pool_t *pool);
+
 
 #endif /* _NGX_HTTP_SECKILL_SOLDOUT_H_INCLUDED_ */

@@ -1,0 +1,222 @@
+# Sale windows end to end: a course made and moved with the CLI
+# (`seckill course add`, `course set-window`), refused by the module outside
+# its window (403 not_started / ended) without touching its stock, and on
+# sale once the window opens. Course 501, made here and removed at the end
+# with `seckill course remove --force`.
+use Test::Nginx::Socket 'no_plan';
+use IO::Socket::INET;
+use Time::HiRes ();
+
+no_shuffle();
+
+our $C = 501;
+
+die "TEST_NGINX_SECKILL_CLI and TEST_NGINX_SECKILL_CONF are not set: "
+    . "run this file through `make test` (t/README)\n"
+    unless $ENV{TEST_NGINX_SECKILL_CLI} && $ENV{TEST_NGINX_SECKILL_CONF};
+
+sub redis {
+    open my $fh, '-|', 'redis-cli', '-p', $ENV{TEST_NGINX_REDIS_PORT}, @_
+        or die "redis-cli: $!";
+    local $/;
+    my $out = <$fh> // '';
+    close $fh;
+    $out =~ s/\n+\z//;
+    return $out;
+}
+
+sub mysql {
+    my $sql = shift;
+    open my $fh, '-|', 'mariadb', '--no-defaults', '-N', '-B', '-h127.0.0.1',
+        "-P$ENV{TEST_NGINX_MYSQL_PORT}", '-useckill', '-pseckill', 'seckill',
+        '-e', $sql
+        or die "mariadb: $!";
+    local $/;
+    my $out = <$fh> // '';
+    close $fh;
+    $out =~ s/\n+\z//;
+    return $out;
+}
+
+# the CLI with the test stack's config: (exit status, stdout and stderr)
+sub cli {
+    my $pid = open(my $fh, '-|') // die "fork: $!";
+    if ($pid == 0) {
+        open STDERR, '>&', \*STDOUT or die "stderr: $!";
+        exec $ENV{TEST_NGINX_SECKILL_CLI}, '-c', $ENV{TEST_NGINX_SECKILL_CONF}, @_;
+        die "exec $ENV{TEST_NGINX_SECKILL_CLI}: $!";
+    }
+    local $/;
+    my $out = <$fh> // '';
+    close $fh;
+    return ($? >> 8, $out);
+}
+
+sub cli_ok {
+    my ($rc, $out) = cli(@_);
+    Test::More::is($rc, 0, "seckill @_") or Test::More::diag($out);
+    return $out;
+}
+
+sub http {
+    my ($method, $path) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $ENV{TEST_NGINX_SERVER_PORT},
+                                  Timeout => 5)
+        or die "connect: $!";
+    print $s "$method $path HTTP/1.0\r\nHost: localhost\r\n\r\n";
+    local $/;
+    my $resp = <$s> // '';
+    my ($code) = $resp =~ m{^HTTP/1\.\d (\d+)};
+    my ($body) = $resp =~ /\r\n\r\n(.*)\z/s;
+    return ($code // 0, $body // '');
+}
+
+# what a refused purchase must leave as it was
+sub untouched {
+    my ($remaining, $what) = @_;
+    Test::More::is(redis('HGET', "seckill:{c$C}", 'remaining'), $remaining,
+                   "$what: remaining unchanged");
+    Test::More::is(redis('KEYS', "seckill:{c$C}:u:*"), '',
+                   "$what: no order key for the users");
+    Test::More::is(redis('ZCARD', "seckill:{c$C}:pending"), 0,
+                   "$what: nothing pending");
+}
+
+sub ready {
+    for (1 .. 150) {
+        my ($code) = http('GET', '/api/orders/1/1');
+        return if $code != 503;
+        Time::HiRes::sleep(0.02);
+    }
+}
+
+# Once the consumer (when t/run.sh runs one) has persisted what was bought,
+# the CLI takes the course and its orders away again.
+add_cleanup_handler(sub {
+    for (1 .. 50) {
+        last if redis('ZCARD', "seckill:{c$C}:pending") == 0;
+        Time::HiRes::sleep(0.1);
+    }
+    cli('course', 'remove', $C, '--force');
+});
+
+add_block_preprocessor(sub {
+    my $block = shift;
+    $block->set_value("http_config", <<"_EOC_");
+    seckill_redis 127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT};
+    seckill_kafka_brokers 127.0.0.1:$ENV{TEST_NGINX_KAFKA_PORT};
+_EOC_
+    $block->set_value("config", <<'_EOC_');
+    location /api/seckill/ {
+        seckill_purchase;
+    }
+    location /api/orders/ {
+        seckill_orders;
+    }
+_EOC_
+    $block->set_value("init", "main::ready();\n" . ($block->init // ''));
+});
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: before the start: 403 not_started with starts_at
+--- init
+main::cli('course', 'remove', $main::C, '--force');
+main::cli_ok('course', 'add', $main::C, "Window test $main::C", 5,
+             '--starts', '+1h', '--ends', '+2h');
+--- request
+POST /api/seckill/501/1
+--- error_code: 403
+--- response_headers
+Content-Type: application/json
+--- response_body_like chomp
+^\{"status":"not_started","starts_at":1[0-9]{12},"course_id":501,"user_id":1\}$
+--- no_error_log
+[error]
+
+
+
+=== TEST 2: not_started takes nothing, and names the start of MariaDB and Redis
+--- init
+my ($code, $body) = main::http('POST', "/api/seckill/$main::C/2");
+my $starts = main::redis('HGET', "seckill:{c$main::C}", 'starts_at');
+Test::More::is($code, 403, 'refused');
+Test::More::like($body, qr/"starts_at":$starts,/, 'starts_at is the course\'s');
+Test::More::is(main::mysql("SELECT starts_at FROM courses WHERE id = $main::C"),
+               $starts, 'the same start in MariaDB');
+Test::More::cmp_ok($starts - Time::HiRes::time() * 1000, '>', 3500000,
+                   'an hour from now, as --starts +1h said');
+main::untouched(5, 'not_started');
+--- request
+GET /api/orders/501/2
+--- error_code: 404
+--- response_body chomp
+{"status":"none","course_id":501,"user_id":2}
+
+
+
+=== TEST 3: after the end: 403 ended with ends_at
+--- init
+main::cli_ok('course', 'set-window', $main::C, '-2h', '-1h');
+--- request
+POST /api/seckill/501/1
+--- error_code: 403
+--- response_headers
+Content-Type: application/json
+--- response_body_like chomp
+^\{"status":"ended","ends_at":1[0-9]{12},"course_id":501,"user_id":1\}$
+--- no_error_log
+[error]
+
+
+
+=== TEST 4: ended takes nothing, and names the end set-window wrote to both stores
+--- init
+my ($code, $body) = main::http('POST', "/api/seckill/$main::C/2");
+my $ends = main::redis('HGET', "seckill:{c$main::C}", 'ends_at');
+Test::More::is($code, 403, 'refused');
+Test::More::like($body, qr/"status":"ended","ends_at":$ends,/, 'ends_at is the course\'s');
+Test::More::is(main::mysql("SELECT CONCAT(starts_at, ' ', ends_at) FROM courses WHERE id = $main::C"),
+               main::redis('HGET', "seckill:{c$main::C}", 'starts_at') . " $ends",
+               'the same window in MariaDB');
+Test::More::cmp_ok(Time::HiRes::time() * 1000 - $ends, '>', 3500000,
+                   'an hour ago, as set-window -1h said');
+main::untouched(5, 'ended');
+--- request
+GET /api/orders/501/2
+--- error_code: 404
+
+
+
+=== TEST 5: set-window opens the sale: 200 pending
+--- init
+main::cli_ok('course', 'set-window', $main::C, 'now', '+1h');
+--- request
+POST /api/seckill/501/1
+--- error_code: 200
+--- response_body_like chomp
+^\{"status":"pending","order_id":[1-9][0-9]*,"course_id":501,"user_id":1\}$
+--- no_error_log
+[error]
+
+
+
+=== TEST 6: a window that ends before it starts is refused, and changes nothing
+--- init
+my $before = main::redis('HGET', "seckill:{c$main::C}", 'ends_at');
+my ($rc, $out) = main::cli('course', 'set-window', $main::C, '+2h', '+1h');
+Test::More::is($rc, 2, 'usage error');
+Test::More::like($out, qr/must start before it ends/, 'saying why');
+($rc, $out) = main::cli('course', 'set-window', $main::C, 'tomorrow', '+1h');
+Test::More::is($rc, 2, 'a time it cannot read: usage error');
+Test::More::like($out, qr/'tomorrow': want ISO 8601 UTC/, 'saying what it wants');
+Test::More::is(main::redis('HGET', "seckill:{c$main::C}", 'ends_at'), $before,
+               'the window in Redis is as it was');
+Test::More::is(main::redis('HGET', "seckill:{c$main::C}", 'remaining'), 4,
+               'one seat sold while open');
+--- request
+POST /api/seckill/501/2
+--- error_code: 200

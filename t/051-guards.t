@@ -1,0 +1,302 @@
+# The guards of the shipped conf/nginx.conf in front of the module: nginx's
+# limit_req per user and per address, and secure_link's signed, expiring
+# URLs. The guard section and the purchase location are taken from
+# conf/nginx.conf itself, with slower rates so that a few requests reach
+# the limits; the answers must be the module's JSON, and a refused request
+# must reserve nothing. Courses 551 (never made: every purchase is a cheap
+# 404) and 552 (made with the CLI, removed at the end).
+use Test::Nginx::Socket 'no_plan';
+use Digest::MD5 ();
+use File::Temp ();
+use FindBin ();
+use IO::Socket::INET;
+use Time::HiRes ();
+
+no_shuffle();
+
+our $SECRET = 's3cret051';
+
+die "TEST_NGINX_SECKILL_CLI and TEST_NGINX_SECKILL_CONF are not set: "
+    . "run this file through `make test` (t/README)\n"
+    unless $ENV{TEST_NGINX_SECKILL_CLI} && $ENV{TEST_NGINX_SECKILL_CONF};
+
+# --- the shipped guards, at test rates ---
+
+my $shipped = do {
+    local $/;
+    open my $fh, '<', "$FindBin::Bin/../conf/nginx.conf" or die "conf/nginx.conf: $!";
+    <$fh>;
+};
+my ($guards) = $shipped =~ /\n(    # --- guards .*?\n)    server \{/s
+    or die "conf/nginx.conf: no guard section before the server block";
+my ($purchase) = $shipped =~ /\n(        location \/api\/seckill\/ \{\n.*?\n        \}\n)/s
+    or die "conf/nginx.conf: no purchase location";
+my ($switch) = $shipped =~ /\n(        set \$seckill_link_secret "";\n)/
+    or die "conf/nginx.conf: no signature switch (set \$seckill_link_secret \"\";)";
+
+# One request a minute after a burst of 2 per user and 3 per address.
+$guards =~ s/(zone=seckill_\w+:)\w+ rate=\S+;/${1}1m rate=1r\/m;/g == 2
+    or die "conf/nginx.conf: expected the zones seckill_user and seckill_addr";
+$purchase =~ s/(zone=seckill_user burst=)\d+/${1}2/ or die "no per-user limit_req";
+$purchase =~ s/(zone=seckill_addr burst=)\d+/${1}3/ or die "no per-address limit_req";
+
+# the server block's config: the signature switch off ("") or set
+sub server {
+    my $secret = shift;
+    (my $set = $switch) =~ s/""/"$secret"/;
+    return $set . <<'_EOC_' . $purchase . <<'_EOC_';
+        error_page 400 403 404 405 413 414 429 500 502 503 504 /_seckill_error;
+        location = /_seckill_error {
+            internal;
+            seckill_error;
+        }
+_EOC_
+        location /api/orders/ {
+            seckill_orders;
+        }
+_EOC_
+}
+
+# --- helpers ---
+
+sub redis {
+    open my $fh, '-|', 'redis-cli', '-p', $ENV{TEST_NGINX_REDIS_PORT}, @_
+        or die "redis-cli: $!";
+    local $/;
+    my $out = <$fh> // '';
+    close $fh;
+    $out =~ s/\n+\z//;
+    return $out;
+}
+
+sub cli {
+    my $pid = open(my $fh, '-|') // die "fork: $!";
+    if ($pid == 0) {
+        open STDERR, '>&', \*STDOUT or die "stderr: $!";
+        exec $ENV{TEST_NGINX_SECKILL_CLI}, @_;
+        die "exec $ENV{TEST_NGINX_SECKILL_CLI}: $!";
+    }
+    local $/;
+    my $out = <$fh> // '';
+    close $fh;
+    $out =~ s/\n+\z//;
+    return ($? >> 8, $out);
+}
+
+sub cli_ok {
+    my ($rc, $out) = cli('-c', $ENV{TEST_NGINX_SECKILL_CONF}, @_);
+    Test::More::is($rc, 0, "seckill @_") or Test::More::diag($out);
+    return $out;
+}
+
+# a request from the given local address: (code, body)
+sub http_from {
+    my ($from, $method, $path) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $ENV{TEST_NGINX_SERVER_PORT},
+                                  LocalAddr => $from, Timeout => 5)
+        or die "connect from $from: $!";
+    print $s "$method $path HTTP/1.0\r\nHost: localhost\r\n\r\n";
+    local $/;
+    my $resp = <$s> // '';
+    my ($code) = $resp =~ m{^HTTP/1\.\d (\d+)};
+    my ($body) = $resp =~ /\r\n\r\n(.*)\z/s;
+    return ($code // 0, $body // '');
+}
+
+sub ready {
+    for (1 .. 150) {
+        my ($code) = http_from('127.0.0.1', 'GET', '/api/orders/1/1');
+        return if $code != 503;
+        Time::HiRes::sleep(0.02);
+    }
+}
+
+# what the refused users of course 552 must not have
+sub nothing_reserved {
+    my ($remaining, @users) = @_;
+    Test::More::is(redis('HGET', 'seckill:{c552}', 'remaining'), $remaining,
+                   "remaining $remaining");
+    Test::More::is(join(',', grep { redis('EXISTS', "seckill:{c552}:u:$_") } @users),
+                   '', 'no order key for the refused users');
+    Test::More::is(join(',', grep { redis('ZSCORE', 'seckill:{c552}:pending', $_) ne '' } @users),
+                   '', 'none of them pending');
+}
+
+# secure_link's signature, computed here independently of the CLI
+sub signed {
+    my ($uri, $expires, $secret) = @_;
+    (my $sig = Digest::MD5::md5_base64("$expires$uri $secret")) =~ tr{+/}{-_};
+    return "$uri?sig=$sig&expires=$expires";
+}
+
+# URLs from `seckill sign-url`, and from the config file's secret
+our %URL;
+(undef, $URL{good}) = cli('-c', $ENV{TEST_NGINX_SECKILL_CONF},
+                          'sign-url', 552, 70, '--secret', $SECRET);
+my $conf = File::Temp->new(SUFFIX => '.conf');
+{
+    open my $in, '<', $ENV{TEST_NGINX_SECKILL_CONF} or die "$ENV{TEST_NGINX_SECKILL_CONF}: $!";
+    local $/;
+    my $text = <$in>;
+    $text =~ s/^secure_link_secret\s*=.*\n//m;
+    print $conf $text, "\nsecure_link_secret = $SECRET\n";
+    close $conf;
+}
+(undef, $URL{from_config}) = cli('-c', $conf->filename, 'sign-url', 552, 71, '--ttl', '5m');
+(undef, my $for_60) = cli('-c', $ENV{TEST_NGINX_SECKILL_CONF},
+                          'sign-url', 552, 60, '--secret', $SECRET);
+($URL{other_user} = $for_60) =~ s{/552/60\?}{/552/61?};
+($URL{later} = $for_60) =~ s{/552/60\?(.*expires=)(\d+)}{"/552/62?$1" . ($2 + 3600)}e;
+$URL{expired} = signed('/api/seckill/552/63', time() - 10, $SECRET);
+$URL{wrong_secret} = signed('/api/seckill/552/64', time() + 60, 'not-the-secret');
+$URL{no_expires} = '/api/seckill/552/65?sig=' . (split /sig=|&/, $for_60)[1];
+
+add_cleanup_handler(sub {
+    for (1 .. 50) {
+        last if redis('ZCARD', 'seckill:{c552}:pending') == 0;
+        Time::HiRes::sleep(0.1);
+    }
+    cli('-c', $ENV{TEST_NGINX_SECKILL_CONF}, 'course', 'remove', 552, '--force');
+});
+
+add_block_preprocessor(sub {
+    my $block = shift;
+    $block->set_value("http_config", <<"_EOC_" . $guards);
+    seckill_redis 127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT};
+    seckill_kafka_brokers 127.0.0.1:$ENV{TEST_NGINX_KAFKA_PORT};
+_EOC_
+    $block->set_value("config", server('')) unless defined $block->config;
+    $block->set_value("init", "main::ready();\n" . ($block->init // ''));
+});
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: a user over the limit: 429 as the module's JSON, other users go on
+--- init
+main::redis('DEL', 'seckill:{c551}');
+--- request eval
+[("POST /api/seckill/551/1") x 4, "POST /api/seckill/551/2"]
+--- error_code eval
+[404, 404, 404, 429, 404]
+--- response_headers eval
+[("Content-Type: application/json") x 5]
+--- response_body_like eval
+[(qr/^\{"status":"unknown_course","course_id":551,"user_id":1\}$/) x 3,
+ qr/^\{"status":"too_many_requests","error":"[^"<]+"\}$/,
+ qr/^\{"status":"unknown_course","course_id":551,"user_id":2\}$/]
+
+
+
+=== TEST 2: an address over the limit: 429; loopback is not limited per address
+--- init
+my @codes = map { (main::http_from('127.0.0.2', 'POST', "/api/seckill/551/$_"))[0] } 10 .. 14;
+Test::More::is("@codes", '404 404 404 404 429',
+               '127.0.0.2: one request and a burst of 3, then 429');
+my ($code, $body) = main::http_from('127.0.0.2', 'POST', '/api/seckill/551/15');
+Test::More::like($body, qr/^\{"status":"too_many_requests","error":"[^"<]+"\}$/,
+                 'as JSON, not an HTML page');
+--- request eval
+[map { "POST /api/seckill/551/$_" } 20 .. 29]
+--- error_code eval
+[(404) x 10]
+
+
+
+=== TEST 3: a limited request reserves nothing: the limits are in front of the module
+--- init
+main::cli('-c', $ENV{TEST_NGINX_SECKILL_CONF}, 'course', 'remove', 552, '--force');
+main::cli_ok('course', 'add', 552, 'Guards test 552', 10);
+my @codes = map { (main::http_from('127.0.0.3', 'POST', "/api/seckill/552/$_"))[0] } 41 .. 45;
+Test::More::is("@codes", '200 200 200 200 429', '127.0.0.3: four seats, then 429');
+main::nothing_reserved(6, 45);
+--- request eval
+[("POST /api/seckill/552/40") x 4]
+--- error_code eval
+[200, 409, 409, 429]
+
+
+
+=== TEST 4: five seats taken by the users above, none by the limited requests
+--- init
+Test::More::is(main::redis('HGET', 'seckill:{c552}', 'remaining'), 5, 'five seats taken');
+--- request
+GET /api/orders/552/40
+--- error_code: 200
+
+
+
+=== TEST 5: signatures switched on, none given: 403 as JSON, before any reservation
+--- config eval
+main::server($main::SECRET)
+--- request
+POST /api/seckill/552/50
+--- error_code: 403
+--- response_headers
+Content-Type: application/json
+--- response_body_like chomp
+^\{"status":"forbidden","error":"[^"<]+"\}$
+
+
+
+=== TEST 6: a signature for another user, a later expiry, an expired one, a wrong secret, no expiry: all 403
+--- config eval
+main::server($main::SECRET)
+--- request eval
+[map { "POST $main::URL{$_}" } qw(other_user later expired wrong_secret no_expires)]
+--- error_code eval
+[(403) x 5]
+--- response_body_like eval
+[(qr/^\{"status":"forbidden","error":"[^"<]+"\}$/) x 5]
+
+
+
+=== TEST 7: the refused requests reserved nothing
+--- config eval
+main::server($main::SECRET)
+--- init
+main::nothing_reserved(5, 50, 60 .. 65);
+--- request
+GET /api/orders/552/61
+--- error_code: 404
+
+
+
+=== TEST 8: a URL from `seckill sign-url --secret`: 200 pending
+--- config eval
+main::server($main::SECRET)
+--- request eval
+"POST $main::URL{good}"
+--- error_code: 200
+--- response_body_like chomp
+^\{"status":"pending","order_id":[1-9][0-9]*,"course_id":552,"user_id":70\}$
+--- no_error_log
+[error]
+
+
+
+=== TEST 9: a URL signed with secure_link_secret from the config file: 200 pending
+--- config eval
+main::server($main::SECRET)
+--- init
+Test::More::like($main::URL{from_config},
+                 qr{^/api/seckill/552/71\?sig=[A-Za-z0-9_-]{22}&expires=[0-9]+$},
+                 'path and query');
+--- request eval
+"POST $main::URL{from_config}"
+--- error_code: 200
+--- response_body_like chomp
+^\{"status":"pending","order_id":[1-9][0-9]*,"course_id":552,"user_id":71\}$
+
+
+
+=== TEST 10: sign-url without a secret says where to set one
+--- init
+my ($rc, $out) = main::cli('-c', $ENV{TEST_NGINX_SECKILL_CONF}, 'sign-url', 552, 72);
+Test::More::is($rc, 1, 'fails');
+Test::More::like($out, qr/no secret: .*secure_link_secret/, 'naming the config key');
+--- request
+GET /api/orders/552/72
+--- error_code: 404

@@ -1,0 +1,197 @@
+# The CLI's course commands seen from the purchase API: a course added with
+# `seckill course add` is on sale at once, `course set-stock` changes what
+# is left (total - orders - pending, never below 0), and `course remove`
+# refuses a course with orders unless --force, which takes it off sale and
+# leaves nothing of it in Redis or MariaDB. Course 520.
+use Test::Nginx::Socket 'no_plan';
+use IO::Socket::INET;
+use Time::HiRes ();
+
+no_shuffle();
+
+our $C = 520;
+
+die "TEST_NGINX_SECKILL_CLI and TEST_NGINX_SECKILL_CONF are not set: "
+    . "run this file through `make test` (t/README)\n"
+    unless $ENV{TEST_NGINX_SECKILL_CLI} && $ENV{TEST_NGINX_SECKILL_CONF};
+
+sub redis {
+    open my $fh, '-|', 'redis-cli', '-p', $ENV{TEST_NGINX_REDIS_PORT}, @_
+        or die "redis-cli: $!";
+    local $/;
+    my $out = <$fh> // '';
+    close $fh;
+    $out =~ s/\n+\z//;
+    return $out;
+}
+
+sub mysql {
+    my $sql = shift;
+    open my $fh, '-|', 'mariadb', '--no-defaults', '-N', '-B', '-h127.0.0.1',
+        "-P$ENV{TEST_NGINX_MYSQL_PORT}", '-useckill', '-pseckill', 'seckill',
+        '-e', $sql
+        or die "mariadb: $!";
+    local $/;
+    my $out = <$fh> // '';
+    close $fh;
+    $out =~ s/\n+\z//;
+    return $out;
+}
+
+sub cli {
+    my $pid = open(my $fh, '-|') // die "fork: $!";
+    if ($pid == 0) {
+        open STDERR, '>&', \*STDOUT or die "stderr: $!";
+        exec $ENV{TEST_NGINX_SECKILL_CLI}, '-c', $ENV{TEST_NGINX_SECKILL_CONF}, @_;
+        die "exec $ENV{TEST_NGINX_SECKILL_CLI}: $!";
+    }
+    local $/;
+    my $out = <$fh> // '';
+    close $fh;
+    return ($? >> 8, $out);
+}
+
+sub cli_ok {
+    my ($rc, $out) = cli(@_);
+    Test::More::is($rc, 0, "seckill @_") or Test::More::diag($out);
+    return $out;
+}
+
+sub http {
+    my ($method, $path) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $ENV{TEST_NGINX_SERVER_PORT},
+                                  Timeout => 5)
+        or die "connect: $!";
+    print $s "$method $path HTTP/1.0\r\nHost: localhost\r\n\r\n";
+    local $/;
+    my $resp = <$s> // '';
+    my ($code) = $resp =~ m{^HTTP/1\.\d (\d+)};
+    return $code // 0;
+}
+
+sub ready {
+    for (1 .. 150) {
+        return if http('GET', '/api/orders/1/1') != 503;
+        Time::HiRes::sleep(0.02);
+    }
+}
+
+# the consumer (when t/run.sh runs one) has persisted what was bought
+sub settled {
+    for (1 .. 50) {
+        return if redis('ZCARD', "seckill:{c$C}:pending") == 0;
+        Time::HiRes::sleep(0.1);
+    }
+}
+
+add_cleanup_handler(sub {
+    settled();
+    cli('course', 'remove', $C, '--force');
+});
+
+add_block_preprocessor(sub {
+    my $block = shift;
+    # Without the sold-out cache, a new stock is seen by the next request.
+    $block->set_value("http_config", <<"_EOC_");
+    seckill_redis 127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT};
+    seckill_kafka_brokers 127.0.0.1:$ENV{TEST_NGINX_KAFKA_PORT};
+    seckill_sold_out_ttl off;
+_EOC_
+    $block->set_value("config", <<'_EOC_');
+    location /api/seckill/ {
+        seckill_purchase;
+    }
+    location /api/orders/ {
+        seckill_orders;
+    }
+    location = /api/courses {
+        seckill_courses;
+    }
+_EOC_
+    $block->set_value("init", "main::ready();\n" . ($block->init // ''));
+});
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: course add: on sale at once, with its window open
+--- init
+main::cli('course', 'remove', $main::C, '--force');
+my $out = main::cli_ok('course', 'add', $main::C, 'Admin test 520 / 管理测试', 1);
+Test::More::like($out, qr/^load: course 520: total 1 - orders 0 - pending 0 = remaining 1$/m,
+                 'loaded as `seckill load` would');
+Test::More::is(main::redis('ZSCORE', 'seckill:courses', $main::C), $main::C, 'listed');
+--- request eval
+["POST /api/seckill/520/1", "POST /api/seckill/520/2"]
+--- error_code eval
+[200, 410]
+
+
+
+=== TEST 2: course add refuses an id that is taken, and keeps the course as it was
+--- init
+my ($rc, $out) = main::cli('course', 'add', $main::C, 'Another', 50);
+Test::More::is($rc, 1, 'fails');
+Test::More::like($out, qr/course 520 is already in MariaDB/, 'saying why');
+Test::More::is(main::mysql("SELECT CONCAT(name, ' ', total) FROM courses WHERE id = $main::C"),
+               'Admin test 520 / 管理测试 1', 'name and seats unchanged');
+--- request
+POST /api/seckill/520/3
+--- error_code: 410
+
+
+
+=== TEST 3: course set-stock raises the seats: what is left is total - orders - pending
+--- init
+main::settled();
+my $out = main::cli_ok('course', 'set-stock', $main::C, 3);
+Test::More::like($out, qr/^load: course 520: total 3 - orders \d - pending \d = remaining 2$/m,
+                 'one seat taken, two left');
+Test::More::is(main::mysql("SELECT total FROM courses WHERE id = $main::C"), 3, 'in MariaDB');
+--- request eval
+["POST /api/seckill/520/2", "POST /api/seckill/520/3", "POST /api/seckill/520/4"]
+--- error_code eval
+[200, 200, 410]
+
+
+
+=== TEST 4: course set-stock below the seats taken: none left, the orders stay
+--- init
+main::settled();
+my $out = main::cli_ok('course', 'set-stock', $main::C, 1);
+Test::More::like($out, qr/note: 3 seat\(s\) already taken, more than 1/, 'says so');
+Test::More::is(main::redis('HGET', "seckill:{c$main::C}", 'remaining'), 0, 'never below 0');
+--- request
+GET /api/orders/520/3
+--- error_code: 200
+
+
+
+=== TEST 5: course remove refuses a course with orders, and leaves it on sale
+--- init
+main::settled();
+my ($rc, $out) = main::cli('course', 'remove', $main::C);
+Test::More::is($rc, 1, 'fails');
+Test::More::like($out, qr/has \d order\(s\) in MariaDB and \d reservation\(s\) pending in Redis; nothing removed\. .*--force/, 'saying why and what to do');
+Test::More::is(main::redis('ZSCORE', 'seckill:courses', $main::C), $main::C, 'still listed');
+--- request
+POST /api/seckill/520/5
+--- error_code: 410
+
+
+
+=== TEST 6: course remove --force: off sale, nothing left of it
+--- init
+my $out = main::cli_ok('course', 'remove', $main::C, '--force');
+Test::More::like($out, qr/deleted from MariaDB .* with its \d order\(s\)/, 'with its orders');
+Test::More::is(main::redis('KEYS', "seckill:{c$main::C}*"), '', 'no key of it in Redis');
+Test::More::is(main::redis('ZSCORE', 'seckill:courses', $main::C), '', 'not listed');
+Test::More::is(main::mysql("SELECT COUNT(*) FROM courses WHERE id = $main::C"), 0, 'no row');
+Test::More::is(main::mysql("SELECT COUNT(*) FROM orders WHERE course_id = $main::C"), 0, 'no order');
+--- request
+POST /api/seckill/520/6
+--- error_code: 404
+--- response_body chomp
+{"status":"unknown_course","course_id":520,"user_id":6}

@@ -1,0 +1,117 @@
+# The consumer daemon's metrics file (stats_file = ../consumer.prom: the
+# run directory of t/run.sh): it is there, in Prometheus' text format, and
+# its counters move when orders go through the pipeline (nginx on
+# $SECKILL_URL, Kafka, the stack's consumer) and when a malformed message
+# goes to the dead-letter topic.  Course 611, removed at the end.
+use strict;
+use warnings;
+use HTTP::Tiny;
+use Test::More;
+use Time::HiRes qw(sleep time);
+
+my ($url, $run) = @ENV{qw(SECKILL_URL SECKILL_RUN)};
+my ($redis_port, $mysql_port, $kafka_port)
+    = @ENV{qw(TEST_NGINX_REDIS_PORT TEST_NGINX_MYSQL_PORT TEST_NGINX_KAFKA_PORT)};
+plan skip_all => 'needs the pipeline of t/run.sh (SECKILL_URL, SECKILL_RUN, TEST_NGINX_*)'
+    unless $url && $run && $redis_port && $mysql_port && $kafka_port;
+
+my $file = "$run/consumer.prom";
+my $course = 611;
+
+sub redis {
+    open my $fh, '-|', 'redis-cli', '-p', $redis_port, @_ or die "redis-cli: $!";
+    local $/;
+    my $out = <$fh> // '';
+    close $fh;
+    $out =~ s/\n+\z//;
+    return $out;
+}
+
+sub cleanup {
+    system('mariadb', '--no-defaults', '-h127.0.0.1', "-P$mysql_port", '-useckill',
+           '-pseckill', 'seckill', '-e', "DELETE FROM orders WHERE course_id = $course");
+    my @keys = grep { length } split /\n/, redis('--scan', '--pattern', "seckill:{c$course}*");
+    redis('DEL', @keys) if @keys;
+}
+
+# The file as { "name{labels}" => value }, and its text.
+sub metrics {
+    open my $fh, '<', $file or return ({}, '');
+    local $/;
+    my $text = <$fh> // '';
+    close $fh;
+    my %m = map { /^(\S+) (\S+)$/ ? ($1 => $2) : () } grep { !/^#/ } split /\n/, $text;
+    return (\%m, $text);
+}
+
+sub wait_for {
+    my ($secs, $test) = @_;
+    my $deadline = time + $secs;
+    until ($test->()) {
+        return 0 if time >= $deadline;
+        sleep 0.25;
+    }
+    return 1;
+}
+
+cleanup();
+END { cleanup() if $url }
+
+ok wait_for(15, sub { -s $file }), "the consumer writes $file"
+    or BAIL_OUT("no metrics file: is stats_file in the test stack's consumer.conf?");
+
+my ($before, $text) = metrics();
+for my $name (qw(seckill_consumer_lag seckill_consumer_batch_size seckill_consumer_paused
+                 seckill_consumer_assigned_partitions seckill_consumer_events_total
+                 seckill_consumer_orders_total seckill_consumer_dropped_total
+                 seckill_consumer_dead_letters_total seckill_consumer_batch_events_count
+                 seckill_consumer_commit_seconds_count)) {
+    like $before->{$name} // '', qr/^\d+$/, "$name is there";
+}
+my %type = $text =~ /^# TYPE (\w+) (\w+)$/mg;
+is $type{seckill_consumer_commit_seconds}, 'histogram', 'the commit time is a histogram';
+is $type{seckill_consumer_batch_events}, 'histogram', 'so are the batch sizes';
+is $type{seckill_consumer_lag}, 'gauge', 'the lag is a gauge';
+my @samples = grep { !/^#/ } split /\n/, $text;
+is scalar(grep { !/^[a-z_]+(\{le="[^"]+"\})? \d+(\.\d+)?$/ } @samples), 0,
+    'every sample line is well-formed';
+cmp_ok $before->{seckill_consumer_assigned_partitions}, '>', 0, 'the consumer has partitions';
+ok !-e "$file.tmp", 'no temporary file left beside it';
+
+# Three orders through nginx, and a malformed message straight to the topic.
+my $now = int(time * 1000);
+redis('HSET', "seckill:{c$course}", name => "Metrics course $course", total => 10,
+      remaining => 10, starts_at => $now - 60000, ends_at => $now + 3600000);
+my $http = HTTP::Tiny->new(timeout => 10);
+for my $user (1 .. 3) {
+    my $res = $http->post("$url/api/seckill/$course/$user");
+    is $res->{status}, 200, "purchase $user: 200" or diag $res->{content};
+}
+open my $kcat, '|-', 'kcat', '-P', '-q', '-b', "127.0.0.1:$kafka_port", '-t', 'seckill.orders',
+    '-K', "\t" or die "kcat: $!";
+print $kcat "$course\tnot an order: metrics test\n";
+close $kcat;
+is $?, 0, 'a malformed message produced';
+
+my $after;
+ok wait_for(30, sub {
+        ($after) = metrics();
+        return ($after->{seckill_consumer_orders_total} // 0)
+                   >= $before->{seckill_consumer_orders_total} + 3
+               && ($after->{seckill_consumer_dead_letters_total} // 0)
+                   >= $before->{seckill_consumer_dead_letters_total} + 1;
+    }), 'the counters moved within 30 s'
+    or diag explain { before => $before, after => $after };
+
+cmp_ok $after->{seckill_consumer_events_total}, '>=', $before->{seckill_consumer_events_total} + 4,
+    'events: the orders and the dead letter';
+cmp_ok $after->{seckill_consumer_commit_seconds_count}, '>',
+    $before->{seckill_consumer_commit_seconds_count}, 'their transaction timed';
+cmp_ok $after->{seckill_consumer_batch_events_count}, '>',
+    $before->{seckill_consumer_batch_events_count}, 'their batches counted';
+cmp_ok $after->{seckill_consumer_batch_size}, '>', 0, 'the last batch had events';
+is $after->{'seckill_consumer_commit_seconds_bucket{le="+Inf"}'},
+    $after->{seckill_consumer_commit_seconds_count}, 'commit: _count = the +Inf bucket';
+is $after->{seckill_consumer_paused}, 0, 'not paused';
+
+done_testing();

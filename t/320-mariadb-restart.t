@@ -1,0 +1,48 @@
+# Fault suite: MariaDB stopped for a few seconds under a load of purchases
+# (deploy/mariadb.sh stop, start). Purchases do not depend on it: they go
+# on being answered 200 meanwhile; the consumer pauses, retries, commits no
+# offset and drops nothing, so once MariaDB is back every 200 is exactly one
+# row and `seckill check` is green. Course 320.
+use strict;
+use warnings;
+use lib 't/lib';
+use SeckillTest;
+use Test::More;
+use Time::HiRes qw(sleep time);
+
+need_pipeline();
+
+my $course = 320;
+my $seats = 100_000;
+my $load;
+
+END {
+    my $status = $?;
+    load_stop($load) if $load;
+    svc('mariadb', 'start');
+    course_drop($course);
+    $? = $status;
+}
+
+course_add($course, $seats);
+$load = load_start(courses => [$course], workers => 4);
+sleep 1.5;
+ok(svc('mariadb', 'stop'), 'MariaDB stops under load');
+my $down = time;
+sleep 3;
+my $up = time;
+ok(svc('mariadb', 'start'), 'and starts again');
+
+my $answers = load_stop($load, 1.5);
+$load = undef;
+my $codes = codes_of($answers);
+note explain $codes;
+my @meanwhile = grep { $_->{sent} > $down && $_->{at} < $up } @$answers;
+ok(@meanwhile > 20, scalar(@meanwhile) . ' purchases answered while MariaDB was down');
+is(scalar(grep { $_->{code} != 200 } @meanwhile), 0, 'all of them 200');
+is(scalar(grep { $_->{code} != 200 } @$answers), 0, 'every purchase answered 200');
+
+wait_green(60, $course);
+verify_answers($answers, $course, $seats);
+
+done_testing();
