@@ -1,80 +1,13 @@
 # Purchases when Redis or Kafka fail: 503 with Retry-After, nothing held,
 # the seat back on sale, other locations served.  Courses 111..119.
 use Test::Nginx::Socket 'no_plan';
+use lib 't/lib';
+use SeckillNginx qw(redis drop_course forget_courses course http ready);
 use IO::Socket::INET;
 use POSIX ();
 use Time::HiRes ();
 
 no_shuffle();
-
-sub redis {
-    open my $fh, '-|', 'redis-cli', '-p', $ENV{TEST_NGINX_REDIS_PORT}, @_
-        or die "redis-cli: $!";
-    local $/;
-    my $out = <$fh> // '';
-    close $fh;
-    $out =~ s/\n+\z//;
-    return $out;
-}
-
-sub drop_course {
-    my $id = shift;
-    my @keys = split /\n/, redis('KEYS', "seckill:{c$id}*");
-    redis('DEL', @keys) if @keys;
-}
-
-# The consumer (when t/run.sh runs one) persists what these tests buy: wait
-# until it confirmed our orders (or makes no progress), then take them back
-# out of MariaDB and Redis, so that `seckill check` sees only real courses.
-sub forget_courses {
-    my @ids = @_;
-    my ($left, $last, $still) = (0, -1, 0);
-    while ($still < 20) {
-        $left = 0;
-        $left += redis('ZCARD', "seckill:{c$_}:pending") for @ids;
-        last if $left == 0;
-        $still = $left == $last ? $still + 1 : 0;
-        $last = $left;
-        Time::HiRes::sleep(0.1);
-    }
-    if ($ENV{TEST_NGINX_MYSQL_PORT}) {
-        system('mariadb', '--no-defaults', '-h127.0.0.1',
-               "-P$ENV{TEST_NGINX_MYSQL_PORT}", '-useckill', '-pseckill',
-               'seckill', '-e', 'DELETE FROM orders WHERE course_id IN ('
-               . join(',', @ids) . ')');
-    }
-    drop_course($_) for @ids;
-}
-
-sub course {
-    my ($id, $seats) = @_;
-    my $now = int(Time::HiRes::time() * 1000);
-    drop_course($id);
-    redis('HSET', "seckill:{c$id}", name => "Test course $id",
-          total => $seats, remaining => $seats,
-          starts_at => $now - 60000, ends_at => $now + 3600000);
-}
-
-sub http {
-    my ($method, $path) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                  PeerPort => $ENV{TEST_NGINX_SERVER_PORT},
-                                  Timeout => 5)
-        or die "connect: $!";
-    print $s "$method $path HTTP/1.0\r\nHost: localhost\r\n\r\n";
-    local $/;
-    my $resp = <$s> // '';
-    my ($code) = $resp =~ m{^HTTP/1\.\d (\d+)};
-    return $code // 0;
-}
-
-# a fresh worker answers purchases once Redis gave it its order ids
-sub ready {
-    for (1 .. 150) {
-        return if http('GET', '/api/orders/1/1') != 503;
-        Time::HiRes::sleep(0.02);
-    }
-}
 
 # Redis runs one script at a time: this one keeps it busy for $ms
 sub stall_redis {

@@ -9,6 +9,8 @@ use File::Temp ();
 use IO::Socket::INET;
 use POSIX ();
 use Test::More;
+use lib 't/lib';
+use SeckillNginx qw(redis drop_course forget_courses course alive);
 use Time::HiRes ();
 
 for my $var (qw(TEST_NGINX_BINARY TEST_NGINX_LOAD_MODULES
@@ -20,54 +22,6 @@ for my $var (qw(TEST_NGINX_BINARY TEST_NGINX_LOAD_MODULES
 my $port = $ENV{TEST_NGINX_PORT} || 1984;
 my $dir = File::Temp::tempdir('seckill-crowd-XXXXXX', TMPDIR => 1,
                               CLEANUP => 1);
-
-sub redis {
-    open my $fh, '-|', 'redis-cli', '-p', $ENV{TEST_NGINX_REDIS_PORT}, @_
-        or die "redis-cli: $!";
-    local $/;
-    my $out = <$fh> // '';
-    close $fh;
-    $out =~ s/\n+\z//;
-    return $out;
-}
-
-sub drop_course {
-    my $id = shift;
-    my @keys = split /\n/, redis('KEYS', "seckill:{c$id}*");
-    redis('DEL', @keys) if @keys;
-}
-
-# The consumer (when t/run.sh runs one) persists what these tests buy: wait
-# until it confirmed our orders (or makes no progress), then take them back
-# out of MariaDB and Redis, so that `seckill check` sees only real courses.
-sub forget_courses {
-    my @ids = @_;
-    my ($left, $last, $still) = (0, -1, 0);
-    while ($still < 20) {
-        $left = 0;
-        $left += redis('ZCARD', "seckill:{c$_}:pending") for @ids;
-        last if $left == 0;
-        $still = $left == $last ? $still + 1 : 0;
-        $last = $left;
-        Time::HiRes::sleep(0.1);
-    }
-    if ($ENV{TEST_NGINX_MYSQL_PORT}) {
-        system('mariadb', '--no-defaults', '-h127.0.0.1',
-               "-P$ENV{TEST_NGINX_MYSQL_PORT}", '-useckill', '-pseckill',
-               'seckill', '-e', 'DELETE FROM orders WHERE course_id IN ('
-               . join(',', @ids) . ')');
-    }
-    drop_course($_) for @ids;
-}
-
-sub course {
-    my ($id, $seats) = @_;
-    my $now = int(Time::HiRes::time() * 1000);
-    drop_course($id);
-    redis('HSET', "seckill:{c$id}", name => "Test course $id",
-          total => $seats, remaining => $seats,
-          starts_at => $now - 60000, ends_at => $now + 3600000);
-}
 
 # the events of a course produced since $since (ms): order id => value
 sub events {
@@ -136,13 +90,6 @@ sub nginx_pid {
     my $pid = <$fh>;
     chomp $pid if defined $pid;
     return $pid;
-}
-
-sub alive {
-    my $pid = shift;
-    return 0 unless $pid && kill 0, $pid;
-    open my $st, '<', "/proc/$pid/stat" or return 1;
-    return (<$st> // '') !~ /^\d+ \(.*\) Z /s;
 }
 
 sub stop_nginx {

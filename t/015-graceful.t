@@ -9,6 +9,8 @@ use File::Temp ();
 use IO::Socket::INET;
 use POSIX ();
 use Test::More;
+use lib 't/lib';
+use SeckillNginx qw(redis drop_course alive);
 use Time::HiRes ();
 
 for my $var (qw(TEST_NGINX_BINARY TEST_NGINX_LOAD_MODULES
@@ -20,22 +22,6 @@ for my $var (qw(TEST_NGINX_BINARY TEST_NGINX_LOAD_MODULES
 my $port = $ENV{TEST_NGINX_PORT} || 1984;
 my $dir = File::Temp::tempdir('seckill-graceful-XXXXXX', TMPDIR => 1,
                               CLEANUP => 1);
-
-sub redis {
-    open my $fh, '-|', 'redis-cli', '-p', $ENV{TEST_NGINX_REDIS_PORT}, @_
-        or die "redis-cli: $!";
-    local $/;
-    my $out = <$fh> // '';
-    close $fh;
-    $out =~ s/\n+\z//;
-    return $out;
-}
-
-sub drop_course {
-    my $id = shift;
-    my @keys = split /\n/, redis('KEYS', "seckill:{c$id}*");
-    redis('DEL', @keys) if @keys;
-}
 
 sub http {
     my ($method, $path) = @_;
@@ -55,13 +41,6 @@ sub nginx_pid {
     my $pid = <$fh>;
     chomp $pid if defined $pid;
     return $pid;
-}
-
-sub alive {
-    my $pid = shift;
-    return 0 unless $pid && kill 0, $pid;
-    open my $st, '<', "/proc/$pid/stat" or return 1;
-    return (<$st> // '') !~ /^\d+ \(.*\) Z /s;
 }
 
 sub wait_gone {

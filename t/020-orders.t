@@ -1,49 +1,12 @@
 # GET /api/orders/{course_id}/{user_id}: the order's status key, as the
 # client sees it ("claimed" is still "pending").  Course 141.
 use Test::Nginx::Socket 'no_plan';
+use lib 't/lib';
+use SeckillNginx qw(redis drop_course forget_courses);
 use IO::Socket::INET;
 use Time::HiRes ();
 
 no_shuffle();
-
-sub redis {
-    open my $fh, '-|', 'redis-cli', '-p', $ENV{TEST_NGINX_REDIS_PORT}, @_
-        or die "redis-cli: $!";
-    local $/;
-    my $out = <$fh> // '';
-    close $fh;
-    $out =~ s/\n+\z//;
-    return $out;
-}
-
-sub drop_course {
-    my $id = shift;
-    my @keys = split /\n/, redis('KEYS', "seckill:{c$id}*");
-    redis('DEL', @keys) if @keys;
-}
-
-# The consumer (when t/run.sh runs one) persists what these tests buy: wait
-# until it confirmed our orders (or makes no progress), then take them back
-# out of MariaDB and Redis, so that `seckill check` sees only real courses.
-sub forget_courses {
-    my @ids = @_;
-    my ($left, $last, $still) = (0, -1, 0);
-    while ($still < 20) {
-        $left = 0;
-        $left += redis('ZCARD', "seckill:{c$_}:pending") for @ids;
-        last if $left == 0;
-        $still = $left == $last ? $still + 1 : 0;
-        $last = $left;
-        Time::HiRes::sleep(0.1);
-    }
-    if ($ENV{TEST_NGINX_MYSQL_PORT}) {
-        system('mariadb', '--no-defaults', '-h127.0.0.1',
-               "-P$ENV{TEST_NGINX_MYSQL_PORT}", '-useckill', '-pseckill',
-               'seckill', '-e', 'DELETE FROM orders WHERE course_id IN ('
-               . join(',', @ids) . ')');
-    }
-    drop_course($_) for @ids;
-}
 
 sub order {
     my ($user, $order, $status) = @_;

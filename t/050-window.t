@@ -4,6 +4,8 @@
 # sale once the window opens. Course 501, made here and removed at the end
 # with `seckill course remove --force`.
 use Test::Nginx::Socket 'no_plan';
+use lib 't/lib';
+use SeckillNginx qw(redis mysql);
 use IO::Socket::INET;
 use Time::HiRes ();
 
@@ -14,29 +16,6 @@ our $C = 501;
 die "TEST_NGINX_SECKILL_CLI and TEST_NGINX_SECKILL_CONF are not set: "
     . "run this file through `make test` (t/README)\n"
     unless $ENV{TEST_NGINX_SECKILL_CLI} && $ENV{TEST_NGINX_SECKILL_CONF};
-
-sub redis {
-    open my $fh, '-|', 'redis-cli', '-p', $ENV{TEST_NGINX_REDIS_PORT}, @_
-        or die "redis-cli: $!";
-    local $/;
-    my $out = <$fh> // '';
-    close $fh;
-    $out =~ s/\n+\z//;
-    return $out;
-}
-
-sub mysql {
-    my $sql = shift;
-    open my $fh, '-|', 'mariadb', '--no-defaults', '-N', '-B', '-h127.0.0.1',
-        "-P$ENV{TEST_NGINX_MYSQL_PORT}", '-useckill', '-pseckill', 'seckill',
-        '-e', $sql
-        or die "mariadb: $!";
-    local $/;
-    my $out = <$fh> // '';
-    close $fh;
-    $out =~ s/\n+\z//;
-    return $out;
-}
 
 # the CLI with the test stack's config: (exit status, stdout and stderr)
 sub cli {

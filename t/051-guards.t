@@ -6,6 +6,8 @@
 # must reserve nothing. Courses 551 (never made: every purchase is a cheap
 # 404) and 552 (made with the CLI, removed at the end).
 use Test::Nginx::Socket 'no_plan';
+use lib 't/lib';
+use SeckillNginx qw(redis);
 use Digest::MD5 ();
 use File::Temp ();
 use FindBin ();
@@ -58,16 +60,6 @@ _EOC_
 }
 
 # --- helpers ---
-
-sub redis {
-    open my $fh, '-|', 'redis-cli', '-p', $ENV{TEST_NGINX_REDIS_PORT}, @_
-        or die "redis-cli: $!";
-    local $/;
-    my $out = <$fh> // '';
-    close $fh;
-    $out =~ s/\n+\z//;
-    return $out;
-}
 
 sub cli {
     my $pid = open(my $fh, '-|') // die "fork: $!";

@@ -4,6 +4,8 @@
 # refuses a course with orders unless --force, which takes it off sale and
 # leaves nothing of it in Redis or MariaDB. Course 520.
 use Test::Nginx::Socket 'no_plan';
+use lib 't/lib';
+use SeckillNginx qw(redis http ready mysql);
 use IO::Socket::INET;
 use Time::HiRes ();
 
@@ -14,29 +16,6 @@ our $C = 520;
 die "TEST_NGINX_SECKILL_CLI and TEST_NGINX_SECKILL_CONF are not set: "
     . "run this file through `make test` (t/README)\n"
     unless $ENV{TEST_NGINX_SECKILL_CLI} && $ENV{TEST_NGINX_SECKILL_CONF};
-
-sub redis {
-    open my $fh, '-|', 'redis-cli', '-p', $ENV{TEST_NGINX_REDIS_PORT}, @_
-        or die "redis-cli: $!";
-    local $/;
-    my $out = <$fh> // '';
-    close $fh;
-    $out =~ s/\n+\z//;
-    return $out;
-}
-
-sub mysql {
-    my $sql = shift;
-    open my $fh, '-|', 'mariadb', '--no-defaults', '-N', '-B', '-h127.0.0.1',
-        "-P$ENV{TEST_NGINX_MYSQL_PORT}", '-useckill', '-pseckill', 'seckill',
-        '-e', $sql
-        or die "mariadb: $!";
-    local $/;
-    my $out = <$fh> // '';
-    close $fh;
-    $out =~ s/\n+\z//;
-    return $out;
-}
 
 sub cli {
     my $pid = open(my $fh, '-|') // die "fork: $!";
@@ -55,26 +34,6 @@ sub cli_ok {
     my ($rc, $out) = cli(@_);
     Test::More::is($rc, 0, "seckill @_") or Test::More::diag($out);
     return $out;
-}
-
-sub http {
-    my ($method, $path) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                  PeerPort => $ENV{TEST_NGINX_SERVER_PORT},
-                                  Timeout => 5)
-        or die "connect: $!";
-    print $s "$method $path HTTP/1.0\r\nHost: localhost\r\n\r\n";
-    local $/;
-    my $resp = <$s> // '';
-    my ($code) = $resp =~ m{^HTTP/1\.\d (\d+)};
-    return $code // 0;
-}
-
-sub ready {
-    for (1 .. 150) {
-        return if http('GET', '/api/orders/1/1') != 503;
-        Time::HiRes::sleep(0.02);
-    }
 }
 
 # the consumer (when t/run.sh runs one) has persisted what was bought
