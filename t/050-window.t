@@ -5,7 +5,7 @@
 # with `seckill course remove --force`.
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
-use SeckillNginx qw(redis mysql);
+use SeckillNginx qw(redis mysql cli cli_ok);
 use IO::Socket::INET;
 use Time::HiRes ();
 
@@ -16,26 +16,6 @@ our $C = 501;
 die "TEST_NGINX_SECKILL_CLI and TEST_NGINX_SECKILL_CONF are not set: "
     . "run this file through `make test` (t/README)\n"
     unless $ENV{TEST_NGINX_SECKILL_CLI} && $ENV{TEST_NGINX_SECKILL_CONF};
-
-# the CLI with the test stack's config: (exit status, stdout and stderr)
-sub cli {
-    my $pid = open(my $fh, '-|') // die "fork: $!";
-    if ($pid == 0) {
-        open STDERR, '>&', \*STDOUT or die "stderr: $!";
-        exec $ENV{TEST_NGINX_SECKILL_CLI}, '-c', $ENV{TEST_NGINX_SECKILL_CONF}, @_;
-        die "exec $ENV{TEST_NGINX_SECKILL_CLI}: $!";
-    }
-    local $/;
-    my $out = <$fh> // '';
-    close $fh;
-    return ($? >> 8, $out);
-}
-
-sub cli_ok {
-    my ($rc, $out) = cli(@_);
-    Test::More::is($rc, 0, "seckill @_") or Test::More::diag($out);
-    return $out;
-}
 
 sub http {
     my ($method, $path) = @_;

@@ -32,17 +32,7 @@ static char *ngx_http_seckill_kafka_property(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_seckill_sold_out_ttl(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_http_seckill_courses(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_seckill_purchase(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_seckill_orders(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_seckill_prefix_location(ngx_conf_t *cf,
-    ngx_command_t *cmd);
-static char *ngx_http_seckill_error(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_seckill_status(ngx_conf_t *cf, ngx_command_t *cmd,
+static char *ngx_http_seckill_content(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_seckill_init_process(ngx_cycle_t *cycle);
 static void ngx_http_seckill_exit_process(ngx_cycle_t *cycle);
@@ -53,6 +43,54 @@ static ngx_conf_post_handler_pt  ngx_http_seckill_kafka_brokers_p =
 
 static ngx_conf_post_handler_pt  ngx_http_seckill_kafka_topic_p =
     ngx_http_seckill_kafka_topic;
+
+
+
+/*
+ * What each content directive installs: its handler, the endpoint its
+ * answers are counted under (NGX_CONF_UNSET_UINT: not counted), whether it
+ * needs a prefix location (the ids follow it in the URI; the string is an
+ * example for the error message), and what the workers must set up for it.
+ * One setter, ngx_http_seckill_content(), serves them all through the
+ * command's `post`.
+ */
+
+typedef struct {
+    ngx_http_handler_pt   handler;
+    ngx_uint_t            endpoint;
+    char                 *prefix;
+    unsigned              redis:1;
+    unsigned              purchase:1;
+    unsigned              status:1;
+} ngx_http_seckill_content_t;
+
+
+static ngx_http_seckill_content_t  ngx_http_seckill_courses_content = {
+    ngx_http_seckill_courses_handler, NGX_HTTP_SECKILL_ENDPOINT_COURSES,
+    NULL, 1, 0, 0
+};
+
+static ngx_http_seckill_content_t  ngx_http_seckill_purchase_content = {
+    ngx_http_seckill_purchase_handler, NGX_HTTP_SECKILL_ENDPOINT_PURCHASE,
+    "/api/seckill/", 1, 1, 0
+};
+
+static ngx_http_seckill_content_t  ngx_http_seckill_orders_content = {
+    ngx_http_seckill_orders_handler, NGX_HTTP_SECKILL_ENDPOINT_ORDERS,
+    "/api/orders/", 1, 0, 0
+};
+
+static ngx_http_seckill_content_t  ngx_http_seckill_error_content = {
+    ngx_http_seckill_error_handler, NGX_HTTP_SECKILL_ENDPOINT_ERROR,
+    NULL, 0, 0, 0
+};
+
+/* loopback only is the configuration's business: allow/deny */
+
+static ngx_http_seckill_content_t  ngx_http_seckill_status_content = {
+    ngx_http_seckill_status_handler, NGX_CONF_UNSET_UINT,
+    NULL, 0, 0, 1
+};
 
 
 static ngx_command_t  ngx_http_seckill_commands[] = {
@@ -115,40 +153,38 @@ static ngx_command_t  ngx_http_seckill_commands[] = {
 
     { ngx_string("seckill_courses"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_http_seckill_courses,
+      ngx_http_seckill_content,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
-      NULL },
-
-    /* post: an example of the location the ids follow, for messages */
+      &ngx_http_seckill_courses_content },
 
     { ngx_string("seckill_purchase"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_http_seckill_purchase,
+      ngx_http_seckill_content,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
-      "/api/seckill/" },
+      &ngx_http_seckill_purchase_content },
 
     { ngx_string("seckill_orders"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_http_seckill_orders,
+      ngx_http_seckill_content,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
-      "/api/orders/" },
+      &ngx_http_seckill_orders_content },
 
     { ngx_string("seckill_error"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_http_seckill_error,
+      ngx_http_seckill_content,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
-      NULL },
+      &ngx_http_seckill_error_content },
 
     { ngx_string("seckill_status"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_http_seckill_status,
+      ngx_http_seckill_content,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
-      NULL },
+      &ngx_http_seckill_status_content },
 
       ngx_null_command
 };
@@ -582,130 +618,51 @@ ngx_http_seckill_kafka_property(ngx_conf_t *cf, ngx_command_t *cmd,
 
 
 static char *
-ngx_http_seckill_courses(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_http_seckill_content(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_seckill_loc_conf_t *slcf = conf;
 
     ngx_http_core_loc_conf_t      *clcf;
+    ngx_http_seckill_content_t    *content;
     ngx_http_seckill_main_conf_t  *smcf;
 
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_http_seckill_courses_handler;
-
-    slcf->endpoint = NGX_HTTP_SECKILL_ENDPOINT_COURSES;
-
-    smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_seckill_module);
-    smcf->redis_used = 1;
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_seckill_purchase(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_seckill_loc_conf_t *slcf = conf;
-
-    ngx_http_core_loc_conf_t      *clcf;
-    ngx_http_seckill_main_conf_t  *smcf;
-
-    if (ngx_http_seckill_prefix_location(cf, cmd) != NGX_CONF_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_http_seckill_purchase_handler;
-
-    slcf->endpoint = NGX_HTTP_SECKILL_ENDPOINT_PURCHASE;
-
-    smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_seckill_module);
-    smcf->redis_used = 1;
-    smcf->purchase_used = 1;
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_seckill_orders(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_seckill_loc_conf_t *slcf = conf;
-
-    ngx_http_core_loc_conf_t      *clcf;
-    ngx_http_seckill_main_conf_t  *smcf;
-
-    if (ngx_http_seckill_prefix_location(cf, cmd) != NGX_CONF_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_http_seckill_orders_handler;
-
-    slcf->endpoint = NGX_HTTP_SECKILL_ENDPOINT_ORDERS;
-
-    smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_seckill_module);
-    smcf->redis_used = 1;
-
-    return NGX_CONF_OK;
-}
-
-
-/* the ids are what follows the location's prefix in the URI */
-
-static char *
-ngx_http_seckill_prefix_location(ngx_conf_t *cf, ngx_command_t *cmd)
-{
-    ngx_http_core_loc_conf_t  *clcf;
-
+    content = cmd->post;
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
-    if (clcf->named || clcf->exact_match
+    if (content->prefix
+        && (clcf->named || clcf->exact_match
 #if (NGX_PCRE)
-        || clcf->regex
+            || clcf->regex
 #endif
-        )
+           ))
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"%V\" is not allowed in \"location %V\": it "
                            "needs a prefix location such as \"location %s\", "
                            "the ids follow it in the URI",
-                           &cmd->name, &clcf->name, (char *) cmd->post);
+                           &cmd->name, &clcf->name, content->prefix);
         return NGX_CONF_ERROR;
     }
 
-    return NGX_CONF_OK;
-}
+    clcf->handler = content->handler;
 
-
-static char *
-ngx_http_seckill_error(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_seckill_loc_conf_t *slcf = conf;
-
-    ngx_http_core_loc_conf_t  *clcf;
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_http_seckill_error_handler;
-
-    slcf->endpoint = NGX_HTTP_SECKILL_ENDPOINT_ERROR;
-
-    return NGX_CONF_OK;
-}
-
-
-/* loopback only is the configuration's business: allow/deny */
-
-static char *
-ngx_http_seckill_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_core_loc_conf_t      *clcf;
-    ngx_http_seckill_main_conf_t  *smcf;
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_http_seckill_status_handler;
+    if (content->endpoint != NGX_CONF_UNSET_UINT) {
+        slcf->endpoint = content->endpoint;
+    }
 
     smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_seckill_module);
-    smcf->status_used = 1;
+
+    if (content->redis) {
+        smcf->redis_used = 1;
+    }
+
+    if (content->purchase) {
+        smcf->purchase_used = 1;
+    }
+
+    if (content->status) {
+        smcf->status_used = 1;
+    }
 
     return NGX_CONF_OK;
 }

@@ -9,7 +9,8 @@ use Exporter 'import';
 use IO::Socket::INET;
 use Time::HiRes ();
 
-our @EXPORT_OK = qw(redis drop_course forget_courses course http ready mysql alive);
+our @EXPORT_OK = qw(redis drop_course forget_courses course http ready mysql alive
+                    cli cli_ok);
 
 sub redis {
     open my $fh, '-|', 'redis-cli', '-p', $ENV{TEST_NGINX_REDIS_PORT}, @_
@@ -98,6 +99,26 @@ sub alive {
     return 0 unless $pid && kill 0, $pid;
     open my $st, '<', "/proc/$pid/stat" or return 1;
     return (<$st> // '') !~ /^\d+ \(.*\) Z /s;
+}
+
+# the CLI with the test stack's config: (exit status, stdout and stderr)
+sub cli {
+    my $pid = open(my $fh, '-|') // die "fork: $!";
+    if ($pid == 0) {
+        open STDERR, '>&', \*STDOUT or die "stderr: $!";
+        exec $ENV{TEST_NGINX_SECKILL_CLI}, '-c', $ENV{TEST_NGINX_SECKILL_CONF}, @_;
+        die "exec $ENV{TEST_NGINX_SECKILL_CLI}: $!";
+    }
+    local $/;
+    my $out = <$fh> // '';
+    close $fh;
+    return ($? >> 8, $out);
+}
+
+sub cli_ok {
+    my ($rc, $out) = cli(@_);
+    Test::More::is($rc, 0, "seckill @_") or Test::More::diag($out);
+    return $out;
 }
 
 1;
