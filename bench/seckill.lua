@@ -17,6 +17,20 @@
 local threads = {}
 local counter = 0
 
+-- A wall clock: wrk has none for Lua, LuaJIT reaches clock_gettime(2).
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
+int clock_gettime(int clock, bench_timespec *ts);
+]]
+local CLOCK_MONOTONIC = 1
+local ts = ffi.new("bench_timespec")
+
+local function now()
+    ffi.C.clock_gettime(CLOCK_MONOTONIC, ts)
+    return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) / 1e9
+end
+
 local function env(name, default)
     local v = os.getenv(name)
     if v == nil or v == "" then return default end
@@ -42,11 +56,13 @@ function init(args)
     local base = tonumber(env("BENCH_USER_BASE", tostring(os.time() % 100000 * 100000)))
     next_user = base * 10 + id * 1000000000
     sent, answered = 0, 0
+    first, last = 0, 0
     counts = {}
     math.randomseed(id * 7919 + os.time())
 end
 
 function request()
+    if sent == 0 then first = now() end
     sent = sent + 1
     next_user = next_user + 1
     local course = courses[math.random(#courses)]
@@ -57,6 +73,7 @@ function response(status, headers, body)
     local verdict = body:match('"status":"([%a_]+)"') or ("http_" .. status)
     counts[verdict] = (counts[verdict] or 0) + 1
     answered = answered + 1
+    last = now()
     if quota > 0 and answered >= quota then
         wrk.thread:stop()
     end
@@ -64,7 +81,11 @@ end
 
 function done(summary, latency, requests)
     local totals, answered_all = {}, 0
+    local started, ended = math.huge, 0
     for _, t in ipairs(threads) do
+        local f, l = t:get("first"), t:get("last")
+        if f > 0 and f < started then started = f end
+        if l > ended then ended = l end
         local c = t:get("counts")
         for k, v in pairs(c) do
             totals[k] = (totals[k] or 0) + v
@@ -74,16 +95,13 @@ function done(summary, latency, requests)
     local parts = {}
     for k, v in pairs(totals) do table.insert(parts, k .. ":" .. v) end
     table.sort(parts)
-    -- wrk always runs for its -d, even when every thread stopped early at
-    -- its share of BENCH_REQUESTS, so requests / duration would count the
-    -- idle tail. Each connection is a closed loop (one request in flight),
-    -- so by Little's law the rate is connections / mean latency; for a run
-    -- by duration both agree, and the plain ratio is used.
-    local rps
-    if tonumber(env("BENCH_REQUESTS", "0")) > 0 then
-        rps = tonumber(env("BENCH_CONNECTIONS", "100")) / (latency.mean / 1e6)
-    else
-        rps = answered_all / (summary.duration / 1e6)
+    -- wrk always runs for its whole -d, even when every thread stopped
+    -- early at its share of BENCH_REQUESTS, so the rate is taken over the
+    -- time the requests really took: from the first request sent to the
+    -- last response read, on any thread.
+    local rps = 0
+    if ended > started then
+        rps = answered_all / (ended - started)
     end
     io.write(string.format(
         "BENCH requests=%d rps=%.0f p50_ms=%.2f p99_ms=%.2f accepted=%d statuses=%s\n",
