@@ -32,9 +32,19 @@
 #define SECKILL_ORDER_SEQ_BITS  20
 
 /*
- * All four scripts take the same keys:
+ * reserve and release take the keys of one order:
  *   KEYS[1] course hash, KEYS[2] the user's status key, KEYS[3] pending zset
  * and ARGV[1] user id, ARGV[2] order id.
+ *
+ * claim and confirm take n orders of one course at once, as one call costs
+ * Redis far more than one order's work (parsing, script lookup, the AOF's
+ * MULTI/EXEC):
+ *   KEYS[1] course hash, KEYS[2] pending zset, KEYS[2+i] the status key of
+ *   order i; ARGV[2i-1] the user id and ARGV[2i] the order id of order i
+ *   (i = 1..n).
+ * They answer an array of n verdicts, in order: the orders are taken one
+ * after another, each answered as a call of its own would be. Redis runs
+ * nothing else meanwhile: the caller keeps n small.
  */
 
 /*
@@ -87,25 +97,42 @@
  * counts the seat as taken while the row is not committed.
  */
 #define SECKILL_SCRIPT_CLAIM                                                  \
-    "local st = redis.call('HMGET', KEYS[2], 'order_id', 'status')\n"         \
-    "if st[1] ~= ARGV[2] then return 'dropped' end\n"                         \
-    "if st[2] == 'pending' then\n"                                            \
-    "  redis.call('HSET', KEYS[2], 'status', 'claimed')\n"                    \
-    "  return 'claimed'\n"                                                    \
+    "local out = {}\n"                                                        \
+    "for i = 1, #KEYS - 2 do\n"                                               \
+    "  local key, verdict = KEYS[2 + i], 'dropped'\n"                         \
+    "  local st = redis.call('HMGET', key, 'order_id', 'status')\n"           \
+    "  if st[1] == ARGV[2 * i] then\n"                                        \
+    "    if st[2] == 'pending' then\n"                                        \
+    "      redis.call('HSET', key, 'status', 'claimed')\n"                    \
+    "      verdict = 'claimed'\n"                                             \
+    "    elseif st[2] == 'claimed' or st[2] == 'success' then\n"              \
+    "      verdict = 'claimed'\n"                                             \
+    "    end\n"                                                               \
+    "  end\n"                                                                 \
+    "  out[i] = verdict\n"                                                    \
     "end\n"                                                                   \
-    "if st[2] == 'claimed' or st[2] == 'success' then return 'claimed' end\n" \
-    "return 'dropped'\n"
+    "return out\n"
 
 /*
  * confirm: after the database commit. Answers "success" or "gone" (the key
- * was reset meanwhile).
+ * was reset meanwhile) per order; the confirmed users leave the pending zset
+ * in one ZREM.
  */
 #define SECKILL_SCRIPT_CONFIRM                                                \
-    "local st = redis.call('HMGET', KEYS[2], 'order_id', 'status')\n"         \
-    "if st[1] ~= ARGV[2] then return 'gone' end\n"                            \
-    "if st[2] ~= 'claimed' and st[2] ~= 'success' then return 'gone' end\n"   \
-    "redis.call('HSET', KEYS[2], 'status', 'success')\n"                      \
-    "redis.call('ZREM', KEYS[3], ARGV[1])\n"                                  \
-    "return 'success'\n"
+    "local out, users = {}, {}\n"                                             \
+    "for i = 1, #KEYS - 2 do\n"                                               \
+    "  local key = KEYS[2 + i]\n"                                             \
+    "  local st = redis.call('HMGET', key, 'order_id', 'status')\n"           \
+    "  if st[1] == ARGV[2 * i]\n"                                             \
+    "      and (st[2] == 'claimed' or st[2] == 'success') then\n"             \
+    "    redis.call('HSET', key, 'status', 'success')\n"                      \
+    "    users[#users + 1] = ARGV[2 * i - 1]\n"                               \
+    "    out[i] = 'success'\n"                                                \
+    "  else\n"                                                                \
+    "    out[i] = 'gone'\n"                                                   \
+    "  end\n"                                                                 \
+    "end\n"                                                                   \
+    "if #users > 0 then redis.call('ZREM', KEYS[2], unpack(users)) end\n"     \
+    "return out\n"
 
 #endif /* SECKILL_SCRIPTS_H */

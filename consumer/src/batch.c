@@ -210,6 +210,58 @@ size_t batch_count(const struct batch *b, enum entry_kind kind, enum verdict ver
     return count;
 }
 
+static int selected(const struct batch_entry *e, enum batch_select sel)
+{
+    return e->kind == ENTRY_ORDER && (sel == SELECT_ORDERS || e->verdict == VERDICT_CLAIMED);
+}
+
+/* The entry index breaks ties: qsort is not stable, the grouping must be. */
+static int by_course(const void *pa, const void *pb)
+{
+    const struct course_order *a = pa, *b = pb;
+
+    if (a->course_id != b->course_id)
+        return a->course_id < b->course_id ? -1 : 1;
+    return a->entry < b->entry ? -1 : a->entry > b->entry;
+}
+
+int batch_by_course(const struct batch *b, enum batch_select sel,
+                    struct course_order **out, size_t *n)
+{
+    struct course_order *o;
+    size_t count = 0;
+
+    *out = NULL;
+    *n = 0;
+    for (size_t i = 0; i < b->n; i++)
+        count += selected(&b->entries[i], sel);
+    if (count == 0)
+        return 0;
+    if ((o = malloc(count * sizeof(*o))) == NULL)
+        return -1;
+    count = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        if (selected(&b->entries[i], sel)) {
+            o[count].course_id = b->entries[i].ev.course_id;
+            o[count].entry = i;
+            count++;
+        }
+    }
+    qsort(o, count, sizeof(*o), by_course);
+    *out = o;
+    *n = count;
+    return 0;
+}
+
+size_t course_run(const struct course_order *o, size_t n, size_t max)
+{
+    size_t len = 0;
+
+    while (len < n && len < max && o[len].course_id == o[0].course_id)
+        len++;
+    return len;
+}
+
 void sqlbuf_free(struct sqlbuf *sql)
 {
     free(sql->p);

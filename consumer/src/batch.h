@@ -1,7 +1,7 @@
 /* A batch: the Kafka messages the daemon persists together, in the order it
  * received them, and the pure logic around it: when it is due, which offsets
- * it commits, which entries go when a partition is taken away, and the one
- * INSERT that writes its orders.
+ * it commits, which entries go when a partition is taken away, how its orders
+ * are grouped into Redis script calls, and the one INSERT that writes them.
  *
  * A batch moves through the stages of batch_stage in order; each stage can be
  * retried after a failure because each is idempotent (see daemon.c). */
@@ -44,9 +44,9 @@ struct batch_entry {
 
 enum batch_stage {
     STAGE_DEAD_LETTERS,     /* produce the malformed ones, wait for the acks */
-    STAGE_CLAIM,            /* claim script per order */
+    STAGE_CLAIM,            /* claim script on every order */
     STAGE_INSERT,           /* one INSERT of the claimed orders, COMMIT */
-    STAGE_CONFIRM,          /* confirm script per claimed order */
+    STAGE_CONFIRM,          /* confirm script on every claimed order */
     STAGE_OFFSETS,          /* commit the Kafka offsets */
     STAGE_DONE
 };
@@ -104,6 +104,31 @@ void batch_swap(struct batch *a, struct batch *b);
 struct partition_offset *batch_offsets(const struct batch *b, size_t *n);
 
 size_t batch_count(const struct batch *b, enum entry_kind kind, enum verdict verdict);
+
+/* Which orders a Redis script takes (status.c): claim every order, confirm
+ * the claimed ones. */
+enum batch_select {
+    SELECT_ORDERS,
+    SELECT_CLAIMED
+};
+
+/* An order of the batch, by its course. */
+struct course_order {
+    uint64_t course_id;
+    size_t entry;               /* index in b->entries */
+};
+
+/* The selected orders grouped by course, since a script call takes the keys
+ * of one course only (one Redis Cluster slot): sorted by course id and,
+ * within a course, in batch order. Sets *out to a malloc'd array of *n
+ * elements (NULL when none is selected). Returns 0, or -1 when out of
+ * memory. */
+int batch_by_course(const struct batch *b, enum batch_select sel,
+                    struct course_order **out, size_t *n);
+
+/* How many of the n orders at o, at most max, belong to the course of the
+ * first: the next script call of grouped orders. 0 when n is 0. */
+size_t course_run(const struct course_order *o, size_t n, size_t max);
 
 /* A growing buffer for the INSERT statement, reused batch after batch. */
 struct sqlbuf {

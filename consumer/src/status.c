@@ -3,6 +3,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "keys.h"
@@ -58,60 +59,129 @@ static int connected(struct status *s)
     return load_scripts(s);
 }
 
-static int selected(const struct batch_entry *e, int claimed_only)
+/* One script call's arguments: EVALSHA, the sha, the number of keys, the
+ * course hash, the pending zset and each order's status key, then each
+ * order's user id and order id (common/seckill_scripts.h). hiredis copies
+ * them into its output buffer, so one of these serves every call. */
+#define CALL_ARGS (5 + 3 * STATUS_CHUNK)
+
+struct call {
+    const char *argv[CALL_ARGS];
+    char numkeys[8], course[KEY_MAX], pending[KEY_MAX];
+    char user[STATUS_CHUNK][KEY_MAX];
+    char ids[STATUS_CHUNK][2][24];
+};
+
+static int append_call(struct status *s, struct call *c, const char *sha,
+                       const struct batch *b, const struct course_order *o,
+                       size_t n)
 {
-    return e->kind == ENTRY_ORDER && (!claimed_only || e->verdict == VERDICT_CLAIMED);
+    uint64_t course_id = o[0].course_id;
+    size_t argc = 0;
+
+    snprintf(c->numkeys, sizeof(c->numkeys), "%zu", 2 + n);
+    key_course(c->course, course_id);
+    key_pending(c->pending, course_id);
+    c->argv[argc++] = "EVALSHA";
+    c->argv[argc++] = sha;
+    c->argv[argc++] = c->numkeys;
+    c->argv[argc++] = c->course;
+    c->argv[argc++] = c->pending;
+    for (size_t i = 0; i < n; i++) {
+        key_user(c->user[i], course_id, b->entries[o[i].entry].ev.user_id);
+        c->argv[argc++] = c->user[i];
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct order_event *ev = &b->entries[o[i].entry].ev;
+
+        snprintf(c->ids[i][0], sizeof(c->ids[i][0]), "%" PRIu64, ev->user_id);
+        snprintf(c->ids[i][1], sizeof(c->ids[i][1]), "%" PRIu64, ev->order_id);
+        c->argv[argc++] = c->ids[i][0];
+        c->argv[argc++] = c->ids[i][1];
+    }
+    if (redisAppendCommandArgv(s->store.rc, (int)argc, c->argv, NULL) != REDIS_OK) {
+        snprintf(s->err, sizeof(s->err), "Redis at %s: out of memory queueing a script", s->store.addr);
+        status_close(s);
+        return -1;
+    }
+    return 0;
 }
 
-/* Sends `EVALSHA sha course user pending uid order_id` for every selected
- * entry, then reads the replies in order into answer(). Returns 0, 1 when
- * the server had lost the script (reload and run again), or -1. */
+/* What a reply says, for a message. */
+static const char *describe(char *buf, size_t size, const redisReply *r)
+{
+    if (r->type == REDIS_REPLY_ERROR)
+        snprintf(buf, size, "an error: %.200s", r->str);
+    else if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS)
+        snprintf(buf, size, "%.200s", r->str);
+    else if (r->type == REDIS_REPLY_ARRAY)
+        snprintf(buf, size, "an array of %zu", r->elements);
+    else
+        snprintf(buf, size, "something unexpected");
+    return buf;
+}
+
+/* Applied to each order's verdict. */
 typedef int answer_fn(struct status *s, struct batch_entry *e,
                       const redisReply *r, void *arg);
 
-static int pipeline(struct status *s, const char *sha, struct batch *b,
-                    int claimed_only, answer_fn *answer, void *arg)
+struct script {
+    const char *name;           /* for messages */
+    enum batch_select orders;   /* which orders it takes */
+    answer_fn *answer;
+};
+
+/* One verdict per order of the call, in order. */
+static int answer_call(struct status *s, const struct script *sc,
+                       struct batch *b, const struct course_order *o, size_t n,
+                       const redisReply *r, void *arg)
 {
-    size_t sent = 0, read = 0;
+    char what[256];
+
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != n) {
+        snprintf(s->err, sizeof(s->err), "Redis at %s: %s script for %zu orders of course %"
+                 PRIu64 " answered %s", s->store.addr, sc->name, n, o[0].course_id,
+                 describe(what, sizeof(what), r));
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (sc->answer(s, &b->entries[o[i].entry], r->element[i], arg) != 0)
+            return -1;
+    return 0;
+}
+
+/* Sends one EVALSHA per run of at most STATUS_CHUNK orders of one course,
+ * then reads the replies in order into answer_call(). Returns 0, 1 when the
+ * server had lost the script (reload and run again), or -1. */
+static int pipeline(struct status *s, const struct script *sc, const char *sha,
+                    struct batch *b, const struct course_order *o, size_t n,
+                    void *arg)
+{
+    struct call call;
+    size_t sent = 0, len;
     int noscript = 0, failed = 0;
 
-    for (size_t i = 0; i < b->n; i++) {
-        const struct batch_entry *e = &b->entries[i];
-        char course[KEY_MAX], user[KEY_MAX], pending[KEY_MAX], uid[24], oid[24];
-
-        if (!selected(e, claimed_only))
-            continue;
-        key_course(course, e->ev.course_id);
-        key_user(user, e->ev.course_id, e->ev.user_id);
-        key_pending(pending, e->ev.course_id);
-        snprintf(uid, sizeof(uid), "%" PRIu64, e->ev.user_id);
-        snprintf(oid, sizeof(oid), "%" PRIu64, e->ev.order_id);
-        if (redisAppendCommand(s->store.rc, "EVALSHA %s 3 %s %s %s %s %s",
-                               sha, course, user, pending, uid, oid) != REDIS_OK) {
-            snprintf(s->err, sizeof(s->err), "Redis at %s: out of memory queueing a script", s->store.addr);
-            status_close(s);
+    for (size_t at = 0; at < n; at += len) {
+        len = course_run(o + at, n - at, STATUS_CHUNK);
+        if (append_call(s, &call, sha, b, o + at, len) != 0)
             return -1;
-        }
         sent++;
     }
     /* Every reply is read, even after an error, to keep the connection in
      * step with the commands. */
-    for (size_t i = 0; i < b->n && read < sent; i++) {
-        struct batch_entry *e = &b->entries[i];
+    for (size_t at = 0; sent > 0; at += len, sent--) {
         redisReply *r;
 
-        if (!selected(e, claimed_only))
-            continue;
+        len = course_run(o + at, n - at, STATUS_CHUNK);
         if (redisGetReply(s->store.rc, (void **)&r) != REDIS_OK) {
             snprintf(s->err, sizeof(s->err), "Redis at %s: %s", s->store.addr,
                      s->store.rc->errstr[0] ? s->store.rc->errstr : "connection lost");
             status_close(s);
             return -1;
         }
-        read++;
         if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
             noscript = 1;
-        } else if (!failed && !noscript && answer(s, e, r, arg) != 0) {
+        } else if (!failed && !noscript && answer_call(s, sc, b, o + at, len, r, arg) != 0) {
             failed = 1;
         }
         freeReplyObject(r);
@@ -123,21 +193,16 @@ static int pipeline(struct status *s, const char *sha, struct batch *b,
 
 /* Runs the pipeline, reloading the scripts once if Redis lost them (a
  * restart without persistence of the script cache, SCRIPT FLUSH). */
-static int run(struct status *s, int claim, struct batch *b, int claimed_only,
-               answer_fn *answer, void *arg)
+static int run_calls(struct status *s, const struct script *sc, const char *sha,
+                     struct batch *b, const struct course_order *o, size_t n,
+                     void *arg)
 {
-    size_t wanted = 0;
-
-    for (size_t i = 0; i < b->n; i++)
-        wanted += selected(&b->entries[i], claimed_only);
-    if (wanted == 0)
-        return 0;
     for (int attempt = 0; attempt < 2; attempt++) {
         int rc;
 
         if (connected(s) != 0)
             return -1;
-        rc = pipeline(s, claim ? s->claim_sha : s->confirm_sha, b, claimed_only, answer, arg);
+        rc = pipeline(s, sc, sha, b, o, n, arg);
         if (rc <= 0)
             return rc;
         if (load_scripts(s) != 0)
@@ -145,6 +210,24 @@ static int run(struct status *s, int claim, struct batch *b, int claimed_only,
     }
     snprintf(s->err, sizeof(s->err), "Redis at %s: NOSCRIPT right after SCRIPT LOAD", s->store.addr);
     return -1;
+}
+
+/* Runs the script on the orders it takes, grouped by course. sha is the
+ * script's in s, which load_scripts() may rewrite. */
+static int run(struct status *s, const struct script *sc, const char *sha,
+               struct batch *b, void *arg)
+{
+    struct course_order *o;
+    size_t n;
+    int rc;
+
+    if (batch_by_course(b, sc->orders, &o, &n) != 0) {
+        snprintf(s->err, sizeof(s->err), "out of memory grouping a batch of %zu", b->n);
+        return -1;
+    }
+    rc = n == 0 ? 0 : run_calls(s, sc, sha, b, o, n, arg);
+    free(o);
+    return rc;
 }
 
 static int reply_is(const redisReply *r, const char *word)
@@ -156,12 +239,12 @@ static int reply_is(const redisReply *r, const char *word)
 static int unexpected(struct status *s, const char *script,
                       const struct batch_entry *e, const redisReply *r)
 {
+    char what[256];
+
     snprintf(s->err, sizeof(s->err), "Redis at %s: %s script for order %" PRIu64
-             " (course %" PRIu64 ", user %" PRIu64 ") answered %s%.200s",
+             " (course %" PRIu64 ", user %" PRIu64 ") answered %s",
              s->store.addr, script, e->ev.order_id, e->ev.course_id, e->ev.user_id,
-             r->type == REDIS_REPLY_ERROR ? "an error: " : "",
-             r->type == REDIS_REPLY_ERROR || r->type == REDIS_REPLY_STRING
-                 || r->type == REDIS_REPLY_STATUS ? r->str : "something unexpected");
+             describe(what, sizeof(what), r));
     return -1;
 }
 
@@ -180,7 +263,9 @@ static int claim_answer(struct status *s, struct batch_entry *e,
 
 int status_claim(struct status *s, struct batch *b)
 {
-    return run(s, 1, b, 0, claim_answer, NULL);
+    static const struct script claim = { "claim", SELECT_ORDERS, claim_answer };
+
+    return run(s, &claim, s->claim_sha, b, NULL);
 }
 
 static int confirm_answer(struct status *s, struct batch_entry *e,
@@ -197,6 +282,8 @@ static int confirm_answer(struct status *s, struct batch_entry *e,
 
 int status_confirm(struct status *s, struct batch *b, size_t *gone)
 {
+    static const struct script confirm = { "confirm", SELECT_CLAIMED, confirm_answer };
+
     *gone = 0;
-    return run(s, 0, b, 1, confirm_answer, gone);
+    return run(s, &confirm, s->confirm_sha, b, gone);
 }

@@ -1,5 +1,5 @@
-/* Batches: when they are due, their offsets, revoked partitions, and their
- * INSERT (batch.c). */
+/* Batches: when they are due, their offsets, revoked partitions, their
+ * grouping into Redis script calls, and their INSERT (batch.c). */
 #include "batch.h"
 #include "unit.h"
 
@@ -258,6 +258,121 @@ static void the_sql_buffer_is_reused_and_grows(void)
     batch_free(&b);
 }
 
+/* Appends an order of the course with offset = the entry's index. */
+static void add_course(struct batch *b, uint64_t course, enum verdict verdict)
+{
+    struct order_event ev = order(b->n + 100, course, b->n + 1000, 5);
+
+    CHECK(batch_add_order(b, 0, (int64_t)b->n, &ev, 0) == 0);
+    b->entries[b->n - 1].verdict = verdict;
+}
+
+static void orders_are_grouped_by_course_in_batch_order(void)
+{
+    struct batch b;
+    struct course_order *o;
+    size_t n;
+    const uint64_t courses[] = { 7, 3, 7, 9, 3, 3, 7 };
+    const size_t want[] = { 1, 4, 5, 0, 2, 6, 3 };
+
+    batch_init(&b, 10, 20);
+    for (size_t i = 0; i < 7; i++)
+        add_course(&b, courses[i], VERDICT_UNKNOWN);
+    CHECK(batch_by_course(&b, SELECT_ORDERS, &o, &n) == 0);
+    CHECK(o != NULL && n == 7);
+    for (size_t i = 0; i < n && i < 7; i++) {
+        CHECK(o[i].entry == want[i]);
+        CHECK(o[i].course_id == courses[want[i]]);
+    }
+    free(o);
+    batch_free(&b);
+}
+
+static void a_large_batch_keeps_batch_order_within_a_course(void)
+{
+    struct batch b;
+    struct course_order *o;
+    size_t n;
+
+    batch_init(&b, 1000, 20);
+    for (size_t i = 0; i < 1000; i++)
+        add_course(&b, i % 3, VERDICT_UNKNOWN);
+    CHECK(batch_by_course(&b, SELECT_ORDERS, &o, &n) == 0);
+    CHECK(n == 1000);
+    for (size_t i = 1; i < n; i++)
+        CHECK(o[i - 1].course_id < o[i].course_id
+              || (o[i - 1].course_id == o[i].course_id && o[i - 1].entry < o[i].entry));
+    free(o);
+    batch_free(&b);
+}
+
+static void the_claimed_selection_skips_dead_letters_and_other_verdicts(void)
+{
+    struct batch b;
+    struct course_order *o;
+    size_t n;
+
+    batch_init(&b, 10, 20);
+    add_course(&b, 4, VERDICT_CLAIMED);
+    add_course(&b, 4, VERDICT_DROPPED);
+    CHECK(batch_add_dead(&b, 0, 2, "k", 1, "v", 1, "bad", 0) == 0);
+    add_course(&b, 2, VERDICT_UNKNOWN);
+    add_course(&b, 4, VERDICT_CLAIMED);
+    add_course(&b, 2, VERDICT_CLAIMED);
+
+    CHECK(batch_by_course(&b, SELECT_ORDERS, &o, &n) == 0);
+    CHECK(n == 5);
+    CHECK(o[0].entry == 3 && o[1].entry == 5 && o[2].entry == 0);
+    CHECK(o[3].entry == 1 && o[4].entry == 4);
+    free(o);
+
+    CHECK(batch_by_course(&b, SELECT_CLAIMED, &o, &n) == 0);
+    CHECK(n == 3);
+    CHECK(o[0].entry == 5 && o[0].course_id == 2);
+    CHECK(o[1].entry == 0 && o[2].entry == 4 && o[2].course_id == 4);
+    free(o);
+    batch_free(&b);
+}
+
+static void nothing_selected_is_no_array(void)
+{
+    struct batch b;
+    struct course_order stale, *o = &stale;
+    size_t n = 99;
+
+    batch_init(&b, 10, 20);
+    CHECK(batch_by_course(&b, SELECT_ORDERS, &o, &n) == 0);
+    CHECK(o == NULL && n == 0);
+    CHECK(batch_add_dead(&b, 0, 0, "k", 1, "v", 1, "bad", 0) == 0);
+    add_course(&b, 1, VERDICT_DROPPED);
+    CHECK(batch_by_course(&b, SELECT_ORDERS, &o, &n) == 0);
+    CHECK(n == 1);
+    free(o);
+    CHECK(batch_by_course(&b, SELECT_CLAIMED, &o, &n) == 0);
+    CHECK(o == NULL && n == 0);
+    batch_free(&b);
+}
+
+static void calls_end_at_a_new_course_or_at_the_limit(void)
+{
+    const struct course_order o[] = {
+        { 1, 0 }, { 1, 3 }, { 1, 4 }, { 1, 9 }, { 1, 10 }, { 2, 1 }, { 5, 2 }, { 5, 5 }
+    };
+    const size_t want[] = { 2, 2, 1, 1, 2 };
+    size_t at = 0, calls = 0, len;
+
+    for (; at < 8; at += len, calls++) {
+        len = course_run(o + at, 8 - at, 2);
+        CHECK(calls < 5 && len == want[calls]);
+        if (len == 0)
+            break;
+    }
+    CHECK(at == 8 && calls == 5);
+    CHECK(course_run(o, 8, 100) == 5);
+    CHECK(course_run(o + 7, 1, 100) == 1);
+    CHECK(course_run(o, 0, 100) == 0);
+}
+
 void suite_batch(void)
 {
     UNIT_RUN(an_empty_batch_is_never_due_and_polls_idle);
@@ -274,4 +389,9 @@ void suite_batch(void)
     UNIT_RUN(swapping_exchanges_contents);
     UNIT_RUN(the_insert_has_the_claimed_orders_only);
     UNIT_RUN(the_sql_buffer_is_reused_and_grows);
+    UNIT_RUN(orders_are_grouped_by_course_in_batch_order);
+    UNIT_RUN(a_large_batch_keeps_batch_order_within_a_course);
+    UNIT_RUN(the_claimed_selection_skips_dead_letters_and_other_verdicts);
+    UNIT_RUN(nothing_selected_is_no_array);
+    UNIT_RUN(calls_end_at_a_new_course_or_at_the_limit);
 }
