@@ -434,8 +434,9 @@ void sweeper_run(struct sweeper *sw, rd_kafka_t *rk, int64_t mono_now_ms)
     }
     if (waiting > 0)
         log_debug("sweeper: %zu stale reservation(s) wait for the consumers to catch up", waiting);
-    free_courses(cs, n);
 done:
+    /* also when no course had stale users: find_stale() allocated cs */
+    free_courses(cs, n);
     sw->released += released;
     if (sw->failing)
         log_info("sweeper: working again");
