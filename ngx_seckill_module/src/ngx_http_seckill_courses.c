@@ -4,10 +4,7 @@
  * without blocking the worker.  ZRANGE seckill:courses lists the ids, then
  * one HMGET per course is pipelined on the worker's connection.
  *
- * The request is suspended while Redis answers.  Replies may come after the
- * request is gone (timed out, connection closed), so the state they need
- * lives in a heap context that the request only borrows: the request pool
- * cleanup detaches it, and the last reply frees it.
+ * The request waits for Redis as ngx_http_seckill_read.h says.
  */
 
 
@@ -17,6 +14,7 @@
 
 #include "ngx_http_seckill_module.h"
 #include "ngx_http_seckill_json.h"
+#include "ngx_http_seckill_read.h"
 
 
 /* the hash fields, as asked for and as answered: the name, then numbers */
@@ -39,32 +37,21 @@ typedef struct {
 
 
 typedef struct {
-    ngx_http_request_t          *request;    /* NULL once it is gone */
-    ngx_event_t                  timer;
-    ngx_uint_t                   pending;    /* replies still to come */
+    ngx_http_seckill_read_t      read;       /* first: freed through it */
     ngx_uint_t                   received;   /* HMGET replies so far */
     ngx_uint_t                   ncourses;
     ngx_http_seckill_course_t   *courses;    /* in the request pool */
-    unsigned                     done:1;     /* answered */
 } ngx_http_seckill_courses_ctx_t;
 
 
 static void ngx_http_seckill_courses_list(redisReply *reply, void *data);
 static void ngx_http_seckill_courses_course(redisReply *reply, void *data);
-static ngx_http_request_t *ngx_http_seckill_courses_reply(
-    ngx_http_seckill_courses_ctx_t *ctx);
 static const char *ngx_http_seckill_courses_check(ngx_http_request_t *r,
     redisReply *reply, int type, size_t elements);
 static void ngx_http_seckill_courses_parse(ngx_http_request_t *r,
     ngx_http_seckill_course_t *course, redisReply *reply);
 static ngx_int_t ngx_http_seckill_courses_send(ngx_http_request_t *r,
     ngx_http_seckill_courses_ctx_t *ctx);
-static void ngx_http_seckill_courses_fail(ngx_http_seckill_courses_ctx_t *ctx,
-    const char *text);
-static void ngx_http_seckill_courses_finish(
-    ngx_http_seckill_courses_ctx_t *ctx, ngx_int_t rc);
-static void ngx_http_seckill_courses_timeout(ngx_event_t *ev);
-static void ngx_http_seckill_courses_cleanup(void *data);
 static ngx_int_t ngx_http_seckill_courses_cmp(const void *one,
     const void *two);
 static ngx_uint_t ngx_http_seckill_utf8_valid(u_char *p, size_t len);
@@ -74,44 +61,18 @@ ngx_int_t
 ngx_http_seckill_courses_handler(ngx_http_request_t *r)
 {
     ngx_int_t                        rc;
-    ngx_pool_cleanup_t              *cln;
-    ngx_http_seckill_main_conf_t    *smcf;
     ngx_http_seckill_courses_ctx_t  *ctx;
 
-    static ngx_str_t  allow_key = ngx_string("Allow");
-    static ngx_str_t  allow_value = ngx_string("GET, HEAD");
+    static ngx_str_t  allow = ngx_string("GET, HEAD");
 
-    rc = ngx_http_discard_request_body(r);
+    rc = ngx_http_seckill_json_method(r, NGX_HTTP_GET|NGX_HTTP_HEAD, &allow);
 
-    if (rc != NGX_OK) {
+    if (rc != NGX_DECLINED) {
         return rc;
     }
 
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        if (ngx_http_seckill_add_header(r, &allow_key, &allow_value)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-        return ngx_http_seckill_json_error(r, NGX_HTTP_NOT_ALLOWED,
-                                NGX_HTTP_SECKILL_REASON_METHOD_NOT_ALLOWED,
-                                "only GET and HEAD are allowed here");
-    }
-
-    smcf = ngx_http_get_module_main_conf(r, ngx_http_seckill_module);
-
-    ctx = ngx_alloc(sizeof(ngx_http_seckill_courses_ctx_t),
-                    r->connection->log);
+    ctx = ngx_http_seckill_read_create(r, sizeof(*ctx));
     if (ctx == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memzero(ctx, sizeof(ngx_http_seckill_courses_ctx_t));
-
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        ngx_free(ctx);
         return NGX_ERROR;
     }
 
@@ -120,27 +81,13 @@ ngx_http_seckill_courses_handler(ngx_http_request_t *r)
                                        NGX_HTTP_SECKILL_COURSES_KEY)
         != NGX_OK)
     {
-        ngx_free(ctx);
+        ngx_http_seckill_read_abort(&ctx->read);
         return ngx_http_seckill_json_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                            NGX_HTTP_SECKILL_REASON_UNAVAILABLE,
                                            "redis is not connected");
     }
 
-    ctx->request = r;
-    ctx->pending = 1;
-
-    cln->handler = ngx_http_seckill_courses_cleanup;
-    cln->data = ctx;
-
-    ctx->timer.handler = ngx_http_seckill_courses_timeout;
-    ctx->timer.data = ctx;
-    ctx->timer.log = r->connection->log;
-
-    ngx_add_timer(&ctx->timer, smcf->redis.timeout);
-
-    r->main->count++;
-
-    return NGX_DONE;
+    return ngx_http_seckill_read_wait(r, &ctx->read);
 }
 
 
@@ -158,14 +105,14 @@ ngx_http_seckill_courses_list(redisReply *reply, void *data)
     ngx_http_request_t          *r;
     ngx_http_seckill_course_t   *course;
 
-    r = ngx_http_seckill_courses_reply(ctx);
+    r = ngx_http_seckill_read_reply(&ctx->read);
     if (r == NULL) {
         return;
     }
 
     err = ngx_http_seckill_courses_check(r, reply, REDIS_REPLY_ARRAY, 0);
     if (err) {
-        ngx_http_seckill_courses_fail(ctx, err);
+        ngx_http_seckill_read_fail(&ctx->read, err);
         return;
     }
 
@@ -173,7 +120,7 @@ ngx_http_seckill_courses_list(redisReply *reply, void *data)
         ctx->courses = ngx_pcalloc(r->pool,
                                    reply->elements * sizeof(*ctx->courses));
         if (ctx->courses == NULL) {
-            ngx_http_seckill_courses_finish(ctx, NGX_ERROR);
+            ngx_http_seckill_read_finish(&ctx->read, NGX_ERROR);
             return;
         }
     }
@@ -203,8 +150,8 @@ ngx_http_seckill_courses_list(redisReply *reply, void *data)
     ctx->ncourses = n;
 
     if (n == 0) {
-        ngx_http_seckill_courses_finish(ctx,
-                                    ngx_http_seckill_courses_send(r, ctx));
+        ngx_http_seckill_read_finish(&ctx->read,
+                                     ngx_http_seckill_courses_send(r, ctx));
         return;
     }
 
@@ -224,12 +171,12 @@ ngx_http_seckill_courses_list(redisReply *reply, void *data)
                                            key, (size_t) (p - key))
             != NGX_OK)
         {
-            /* the commands already queued are counted in ctx->pending */
-            ngx_http_seckill_courses_fail(ctx, "redis is not connected");
+            /* the commands already queued are counted in pending */
+            ngx_http_seckill_read_fail(&ctx->read, "redis is not connected");
             return;
         }
 
-        ctx->pending++;
+        ctx->read.pending++;
     }
 }
 
@@ -246,7 +193,7 @@ ngx_http_seckill_courses_course(redisReply *reply, void *data)
     /* replies come in the order of the commands */
     i = ctx->received++;
 
-    r = ngx_http_seckill_courses_reply(ctx);
+    r = ngx_http_seckill_read_reply(&ctx->read);
     if (r == NULL) {
         return;
     }
@@ -254,43 +201,16 @@ ngx_http_seckill_courses_course(redisReply *reply, void *data)
     err = ngx_http_seckill_courses_check(r, reply, REDIS_REPLY_ARRAY,
                                          NGX_HTTP_SECKILL_COURSE_NFIELDS);
     if (err) {
-        ngx_http_seckill_courses_fail(ctx, err);
+        ngx_http_seckill_read_fail(&ctx->read, err);
         return;
     }
 
     ngx_http_seckill_courses_parse(r, &ctx->courses[i], reply);
 
-    if (ctx->pending == 0) {
-        ngx_http_seckill_courses_finish(ctx,
-                                    ngx_http_seckill_courses_send(r, ctx));
+    if (ctx->read.pending == 0) {
+        ngx_http_seckill_read_finish(&ctx->read,
+                                     ngx_http_seckill_courses_send(r, ctx));
     }
-}
-
-
-/*
- * Counts one reply in.  Returns the request to answer, or NULL when there
- * is none any more: answered already, or gone, in which case the last
- * reply frees the context.
- */
-
-static ngx_http_request_t *
-ngx_http_seckill_courses_reply(ngx_http_seckill_courses_ctx_t *ctx)
-{
-    ctx->pending--;
-
-    if (ctx->request == NULL) {
-        if (ctx->pending == 0) {
-            ngx_free(ctx);
-        }
-
-        return NULL;
-    }
-
-    if (ctx->done) {
-        return NULL;
-    }
-
-    return ctx->request;
 }
 
 
@@ -447,79 +367,6 @@ ngx_http_seckill_courses_send(ngx_http_request_t *r,
 
     return ngx_http_seckill_json_send(r, NGX_HTTP_OK,
                                       NGX_HTTP_SECKILL_REASON_OK, g, 0);
-}
-
-
-/* rc is what sending the answer returned */
-
-static void
-ngx_http_seckill_courses_finish(ngx_http_seckill_courses_ctx_t *ctx,
-    ngx_int_t rc)
-{
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
-
-    r = ctx->request;
-    c = r->connection;
-
-    ctx->done = 1;
-
-    if (ctx->timer.timer_set) {
-        ngx_del_timer(&ctx->timer);
-    }
-
-    /* the request may end here, and its pool cleanup free ctx */
-
-    ngx_http_finalize_request(r, rc);
-    ngx_http_run_posted_requests(c);
-}
-
-
-static void
-ngx_http_seckill_courses_fail(ngx_http_seckill_courses_ctx_t *ctx,
-    const char *text)
-{
-    ngx_http_seckill_courses_finish(ctx,
-        ngx_http_seckill_json_error(ctx->request, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                    NGX_HTTP_SECKILL_REASON_UNAVAILABLE,
-                                    text));
-}
-
-
-static void
-ngx_http_seckill_courses_timeout(ngx_event_t *ev)
-{
-    ngx_http_seckill_courses_ctx_t *ctx = ev->data;
-
-    ngx_http_request_t            *r;
-    ngx_http_seckill_main_conf_t  *smcf;
-
-    r = ctx->request;
-    smcf = ngx_http_get_module_main_conf(r, ngx_http_seckill_module);
-
-    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                  "redis \"%V\" did not answer within %M ms",
-                  &smcf->redis.name, smcf->redis.timeout);
-
-    ngx_http_seckill_courses_fail(ctx, "redis timed out");
-}
-
-
-static void
-ngx_http_seckill_courses_cleanup(void *data)
-{
-    ngx_http_seckill_courses_ctx_t *ctx = data;
-
-    if (ctx->timer.timer_set) {
-        ngx_del_timer(&ctx->timer);
-    }
-
-    if (ctx->pending) {
-        ctx->request = NULL;
-        return;
-    }
-
-    ngx_free(ctx);
 }
 
 

@@ -204,6 +204,42 @@ ngx_http_seckill_add_header(ngx_http_request_t *r, ngx_str_t *key,
 }
 
 
+ngx_int_t
+ngx_http_seckill_json_method(ngx_http_request_t *r, ngx_uint_t methods,
+    ngx_str_t *allow)
+{
+    u_char     *p;
+    ngx_int_t   rc;
+
+    static ngx_str_t  allow_key = ngx_string("Allow");
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (r->method & methods) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_seckill_add_header(r, &allow_key, allow) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_pnalloc(r->pool, sizeof("only  allowed here") + allow->len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(p, "only %V allowed here%Z", allow);
+
+    return ngx_http_seckill_json_error(r, NGX_HTTP_NOT_ALLOWED,
+                                   NGX_HTTP_SECKILL_REASON_METHOD_NOT_ALLOWED,
+                                   (const char *) p);
+}
+
+
 static void
 ngx_http_seckill_json_free(void *data)
 {

@@ -72,5 +72,14 @@ yajl_gen_status ngx_http_seckill_json_reason(yajl_gen g,
 ngx_int_t ngx_http_seckill_add_header(ngx_http_request_t *r, ngx_str_t *key,
     ngx_str_t *value);
 
+/*
+ * The start of every handler: the body is discarded (never read into
+ * memory), and a method not in methods (NGX_HTTP_GET|...) is answered 405
+ * with "Allow: allow".  Returns NGX_DECLINED to go on, else what the
+ * handler returns.
+ */
+ngx_int_t ngx_http_seckill_json_method(ngx_http_request_t *r,
+    ngx_uint_t methods, ngx_str_t *allow);
+
 
 #endif /* _NGX_HTTP_SECKILL_JSON_H_INCLUDED_ */

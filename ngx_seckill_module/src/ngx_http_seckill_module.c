@@ -720,3 +720,31 @@ ngx_http_seckill_exit_process(ngx_cycle_t *cycle)
     ngx_http_seckill_redis_exit(cycle);
     ngx_http_seckill_stats_exit(cycle);
 }
+
+
+ngx_int_t
+ngx_http_seckill_zone_init(ngx_shm_zone_t *zone, void *data, size_t size)
+{
+    ngx_slab_pool_t  *shpool;
+
+    if (data) {
+        zone->data = data;
+        return NGX_OK;
+    }
+
+    shpool = (ngx_slab_pool_t *) zone->shm.addr;
+
+    if (zone->shm.exists) {
+        zone->data = shpool->data;
+        return NGX_OK;
+    }
+
+    zone->data = ngx_slab_calloc(shpool, size);
+    if (zone->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    shpool->data = zone->data;
+
+    return NGX_OK;
+}

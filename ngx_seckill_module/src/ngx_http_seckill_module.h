@@ -66,6 +66,14 @@ typedef struct {
 ngx_int_t ngx_http_seckill_parse_ids(ngx_http_request_t *r,
     ngx_http_seckill_ids_t *ids, const char **reason);
 
+/*
+ * The init of a shared zone that holds one zeroed block of size bytes.  A
+ * reload (data) and a new set of workers (the zone exists) keep what it
+ * holds.
+ */
+ngx_int_t ngx_http_seckill_zone_init(ngx_shm_zone_t *zone, void *data,
+    size_t size);
+
 ngx_int_t ngx_http_seckill_courses_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_seckill_error_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_seckill_purchase_handler(ngx_http_request_t *r);

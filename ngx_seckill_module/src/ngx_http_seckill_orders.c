@@ -5,8 +5,7 @@
  * common/seckill_scripts.h).  "claimed" is the consumer's business: the
  * client sees it as "pending" until the database has the order.
  *
- * As for the catalogue, the reply may come after the request is gone, so
- * the context is on the heap and the request pool's cleanup detaches it.
+ * The request waits for Redis as ngx_http_seckill_read.h says.
  */
 
 
@@ -16,27 +15,19 @@
 
 #include "ngx_http_seckill_module.h"
 #include "ngx_http_seckill_json.h"
+#include "ngx_http_seckill_read.h"
 #include "seckill_scripts.h"
 
 
 typedef struct {
-    ngx_http_request_t          *request;    /* NULL once it is gone */
-    ngx_event_t                  timer;
+    ngx_http_seckill_read_t      read;       /* first: freed through it */
     ngx_http_seckill_ids_t       ids;
-    unsigned                     pending:1;  /* the reply is to come */
-    unsigned                     done:1;     /* answered */
 } ngx_http_seckill_orders_ctx_t;
 
 
 static void ngx_http_seckill_orders_reply(redisReply *reply, void *data);
 static ngx_int_t ngx_http_seckill_orders_send(ngx_http_request_t *r,
     ngx_http_seckill_orders_ctx_t *ctx, redisReply *reply);
-static void ngx_http_seckill_orders_finish(ngx_http_seckill_orders_ctx_t *ctx,
-    ngx_int_t rc);
-static void ngx_http_seckill_orders_fail(ngx_http_seckill_orders_ctx_t *ctx,
-    const char *text);
-static void ngx_http_seckill_orders_timeout(ngx_event_t *ev);
-static void ngx_http_seckill_orders_cleanup(void *data);
 
 
 ngx_int_t
@@ -46,30 +37,15 @@ ngx_http_seckill_orders_handler(ngx_http_request_t *r)
     u_char                          user[NGX_INT64_LEN + 1];
     ngx_int_t                       rc;
     const char                     *reason;
-    ngx_pool_cleanup_t             *cln;
     ngx_http_seckill_ids_t          ids;
-    ngx_http_seckill_main_conf_t   *smcf;
     ngx_http_seckill_orders_ctx_t  *ctx;
 
-    static ngx_str_t  allow_key = ngx_string("Allow");
-    static ngx_str_t  allow_value = ngx_string("GET, HEAD");
+    static ngx_str_t  allow = ngx_string("GET, HEAD");
 
-    rc = ngx_http_discard_request_body(r);
+    rc = ngx_http_seckill_json_method(r, NGX_HTTP_GET|NGX_HTTP_HEAD, &allow);
 
-    if (rc != NGX_OK) {
+    if (rc != NGX_DECLINED) {
         return rc;
-    }
-
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        if (ngx_http_seckill_add_header(r, &allow_key, &allow_value)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-        return ngx_http_seckill_json_error(r, NGX_HTTP_NOT_ALLOWED,
-                                NGX_HTTP_SECKILL_REASON_METHOD_NOT_ALLOWED,
-                                "only GET and HEAD are allowed here");
     }
 
     if (ngx_http_seckill_parse_ids(r, &ids, &reason) != NGX_OK) {
@@ -78,15 +54,7 @@ ngx_http_seckill_orders_handler(ngx_http_request_t *r)
                                            reason);
     }
 
-    smcf = ngx_http_get_module_main_conf(r, ngx_http_seckill_module);
-
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        return NGX_ERROR;
-    }
-
-    ctx = ngx_calloc(sizeof(ngx_http_seckill_orders_ctx_t),
-                     r->connection->log);
+    ctx = ngx_http_seckill_read_create(r, sizeof(*ctx));
     if (ctx == NULL) {
         return NGX_ERROR;
     }
@@ -101,27 +69,13 @@ ngx_http_seckill_orders_handler(ngx_http_request_t *r)
                                        " order_id status", course, user)
         != NGX_OK)
     {
-        ngx_free(ctx);
+        ngx_http_seckill_read_abort(&ctx->read);
         return ngx_http_seckill_json_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                            NGX_HTTP_SECKILL_REASON_UNAVAILABLE,
                                            "redis is not connected");
     }
 
-    ctx->request = r;
-    ctx->pending = 1;
-
-    cln->handler = ngx_http_seckill_orders_cleanup;
-    cln->data = ctx;
-
-    ctx->timer.handler = ngx_http_seckill_orders_timeout;
-    ctx->timer.data = ctx;
-    ctx->timer.log = r->connection->log;
-
-    ngx_add_timer(&ctx->timer, smcf->redis.timeout);
-
-    r->main->count++;
-
-    return NGX_DONE;
+    return ngx_http_seckill_read_wait(r, &ctx->read);
 }
 
 
@@ -132,26 +86,18 @@ ngx_http_seckill_orders_reply(redisReply *reply, void *data)
 
     ngx_http_request_t  *r;
 
-    ctx->pending = 0;
-
-    r = ctx->request;
-
+    r = ngx_http_seckill_read_reply(&ctx->read);
     if (r == NULL) {
-        ngx_free(ctx);
-        return;
-    }
-
-    if (ctx->done) {
         return;
     }
 
     if (reply == NULL) {
-        ngx_http_seckill_orders_fail(ctx, "redis connection lost");
+        ngx_http_seckill_read_fail(&ctx->read, "redis connection lost");
         return;
     }
 
-    ngx_http_seckill_orders_finish(ctx,
-                                   ngx_http_seckill_orders_send(r, ctx, reply));
+    ngx_http_seckill_read_finish(&ctx->read,
+                                 ngx_http_seckill_orders_send(r, ctx, reply));
 }
 
 
@@ -257,75 +203,4 @@ send:
     yajl_gen_map_close(g);
 
     return ngx_http_seckill_json_send(r, code, reason, g, 0);
-}
-
-
-static void
-ngx_http_seckill_orders_finish(ngx_http_seckill_orders_ctx_t *ctx,
-    ngx_int_t rc)
-{
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
-
-    r = ctx->request;
-    c = r->connection;
-
-    ctx->done = 1;
-
-    if (ctx->timer.timer_set) {
-        ngx_del_timer(&ctx->timer);
-    }
-
-    /* the request may end here, and its pool cleanup free ctx */
-
-    ngx_http_finalize_request(r, rc);
-    ngx_http_run_posted_requests(c);
-}
-
-
-static void
-ngx_http_seckill_orders_fail(ngx_http_seckill_orders_ctx_t *ctx,
-    const char *text)
-{
-    ngx_http_seckill_orders_finish(ctx,
-        ngx_http_seckill_json_error(ctx->request, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                    NGX_HTTP_SECKILL_REASON_UNAVAILABLE,
-                                    text));
-}
-
-
-static void
-ngx_http_seckill_orders_timeout(ngx_event_t *ev)
-{
-    ngx_http_seckill_orders_ctx_t *ctx = ev->data;
-
-    ngx_http_request_t            *r;
-    ngx_http_seckill_main_conf_t  *smcf;
-
-    r = ctx->request;
-    smcf = ngx_http_get_module_main_conf(r, ngx_http_seckill_module);
-
-    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                  "redis \"%V\" did not answer within %M ms",
-                  &smcf->redis.name, smcf->redis.timeout);
-
-    ngx_http_seckill_orders_fail(ctx, "redis timed out");
-}
-
-
-static void
-ngx_http_seckill_orders_cleanup(void *data)
-{
-    ngx_http_seckill_orders_ctx_t *ctx = data;
-
-    if (ctx->timer.timer_set) {
-        ngx_del_timer(&ctx->timer);
-    }
-
-    if (ctx->pending) {
-        ctx->request = NULL;
-        return;
-    }
-
-    ngx_free(ctx);
 }

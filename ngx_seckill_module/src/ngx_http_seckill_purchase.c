@@ -236,27 +236,14 @@ ngx_http_seckill_purchase_handler(ngx_http_request_t *r)
     ngx_http_seckill_purchase_t   *ctx;
     ngx_http_seckill_main_conf_t  *smcf;
 
-    static ngx_str_t  allow_key = ngx_string("Allow");
-    static ngx_str_t  allow_value = ngx_string("POST");
+    static ngx_str_t  allow = ngx_string("POST");
 
     /* a purchase has no body: never read into memory, never kept */
 
-    rc = ngx_http_discard_request_body(r);
+    rc = ngx_http_seckill_json_method(r, NGX_HTTP_POST, &allow);
 
-    if (rc != NGX_OK) {
+    if (rc != NGX_DECLINED) {
         return rc;
-    }
-
-    if (r->method != NGX_HTTP_POST) {
-        if (ngx_http_seckill_add_header(r, &allow_key, &allow_value)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-        return ngx_http_seckill_json_error(r, NGX_HTTP_NOT_ALLOWED,
-                                NGX_HTTP_SECKILL_REASON_METHOD_NOT_ALLOWED,
-                                "only POST is allowed here");
     }
 
     if (ngx_http_seckill_parse_ids(r, &ids, &reason) != NGX_OK) {

@@ -161,31 +161,14 @@ ngx_http_seckill_sold_out_list(ngx_shm_zone_t *zone, ngx_pool_t *pool)
 static ngx_int_t
 ngx_http_seckill_sold_out_init_zone(ngx_shm_zone_t *zone, void *data)
 {
-    ngx_slab_pool_t  *shpool;
+    size_t  size;
+
+    size = NGX_HTTP_SECKILL_SOLD_OUT_SLOTS
+           * sizeof(ngx_http_seckill_sold_out_slot_t);
 
     /* a reload keeps what the old workers learned */
 
-    if (data) {
-        zone->data = data;
-        return NGX_OK;
-    }
-
-    shpool = (ngx_slab_pool_t *) zone->shm.addr;
-
-    if (zone->shm.exists) {
-        zone->data = shpool->data;
-        return NGX_OK;
-    }
-
-    zone->data = ngx_slab_calloc(shpool, NGX_HTTP_SECKILL_SOLD_OUT_SLOTS
-                                 * sizeof(ngx_http_seckill_sold_out_slot_t));
-    if (zone->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    shpool->data = zone->data;
-
-    return NGX_OK;
+    return ngx_http_seckill_zone_init(zone, data, size);
 }
 
 

@@ -362,27 +362,14 @@ ngx_http_seckill_status_handler(ngx_http_request_t *r)
     ngx_http_seckill_stats_t      *stats;
     ngx_http_seckill_main_conf_t  *smcf;
 
-    static ngx_str_t  allow_key = ngx_string("Allow");
-    static ngx_str_t  allow_value = ngx_string("GET, HEAD");
+    static ngx_str_t  allow = ngx_string("GET, HEAD");
     static ngx_str_t  redis = ngx_string("seckill_redis_seconds");
     static ngx_str_t  kafka = ngx_string("seckill_kafka_delivery_seconds");
 
-    rc = ngx_http_discard_request_body(r);
+    rc = ngx_http_seckill_json_method(r, NGX_HTTP_GET|NGX_HTTP_HEAD, &allow);
 
-    if (rc != NGX_OK) {
+    if (rc != NGX_DECLINED) {
         return rc;
-    }
-
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        if (ngx_http_seckill_add_header(r, &allow_key, &allow_value)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-        return ngx_http_seckill_json_error(r, NGX_HTTP_NOT_ALLOWED,
-                                NGX_HTTP_SECKILL_REASON_METHOD_NOT_ALLOWED,
-                                "only GET and HEAD are allowed here");
     }
 
     smcf = ngx_http_get_module_main_conf(r, ngx_http_seckill_module);
@@ -466,30 +453,10 @@ ngx_http_seckill_status_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_seckill_stats_init_zone(ngx_shm_zone_t *zone, void *data)
 {
-    ngx_slab_pool_t  *shpool;
-
     /* a reload keeps the counts */
 
-    if (data) {
-        zone->data = data;
-        return NGX_OK;
-    }
-
-    shpool = (ngx_slab_pool_t *) zone->shm.addr;
-
-    if (zone->shm.exists) {
-        zone->data = shpool->data;
-        return NGX_OK;
-    }
-
-    zone->data = ngx_slab_calloc(shpool, sizeof(ngx_http_seckill_stats_t));
-    if (zone->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    shpool->data = zone->data;
-
-    return NGX_OK;
+    return ngx_http_seckill_zone_init(zone, data,
+                                      sizeof(ngx_http_seckill_stats_t));
 }
 
 
