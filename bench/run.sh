@@ -97,10 +97,13 @@ worker_rss() {
     done | sort -n | tail -1
 }
 
-# new_sale: orders cleared and stock reloaded; then wait out the workers'
-# sold-out cache (seckill_sold_out_ttl, 1 s) so that no worker still
-# answers 410 from the previous scenario.
+# new_sale: orders cleared and stock reloaded, once the consumer has
+# persisted the last sale (a reset is for a quiet stack: an order still in
+# flight would be counted against the new stock); then wait out the
+# workers' sold-out cache (seckill_sold_out_ttl, 1 s) so that no worker
+# still answers 410 from the previous scenario.
 new_sale() {
+    quiet
     $cli reset >/dev/null
     sleep 1.2
 }
