@@ -1,8 +1,9 @@
 #!/bin/sh
 # bench/run.sh: what `make bench` runs against the running stack (SPEC §7).
 # Every scenario is measured right after a ceiling run (the same nginx's
-# `return 200` location, same load shape), and its ratio is taken against
-# that ceiling. A scenario runs BENCH_ROUNDS times, ceiling and scenario
+# `return 200` location, the same load shape: the same wrk arguments, the
+# same number of requests or the same duration), and its ratio is taken
+# against that ceiling. A scenario runs BENCH_ROUNDS times, ceiling and scenario
 # each time, and the round with the median ratio is the one reported: on two
 # vCPUs shared with everything else one round can be off by 15%. Prints a
 # table and writes run/bench.tsv.
@@ -29,11 +30,13 @@ for s in redis mariadb kafka consumer nginx; do
     pid_alive "$s" || die "$s is not running: start the stack with 'make run'"
 done
 
-# wrk_run NAME [wrk args]: one wrk run with bench/seckill.lua; leaves the
-# BENCH line's fields in $rps $p50 $p99 $accepted $statuses $requests.
+# wrk_run NAME [wrk args]: one wrk run with bench/seckill.lua against
+# $target; leaves the BENCH line's fields in $rps $p50 $p99 $accepted
+# $statuses $requests.
+target=/api/seckill
 wrk_run() {
     _name=$1; shift
-    wrk -t"$threads" -c"$conns" --timeout 5s -s "$top/bench/seckill.lua" "$@" "$url" \
+    BENCH_PATH=$target wrk -t"$threads" -c"$conns" --timeout 5s -s "$top/bench/seckill.lua" "$@" "$url" \
         >"$out/$_name.txt" 2>&1 || { cat "$out/$_name.txt"; die "wrk failed in $_name"; }
     _line=$(grep '^BENCH ' "$out/$_name.txt") || { cat "$out/$_name.txt"; die "no BENCH line in $_name"; }
     rps=$(field rps "$_line"); p50=$(field p50_ms "$_line"); p99=$(field p99_ms "$_line")
@@ -52,19 +55,23 @@ row() {
     printf '%-22s %9s %8s %8s %9s %11s %6s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$_ratio"
 }
 
-# measure NAME PREPARE RUN: BENCH_ROUNDS rounds of PREPARE, the ceiling,
-# RUN (a function that calls wrk_run); reports the median round, the
-# ceiling's row first. $served adds up the scenario's requests.
+# measure NAME PREPARE SHAPE [CHECK]: BENCH_ROUNDS rounds of PREPARE, then
+# SHAPE (a function that calls wrk_run) against the ceiling and against the
+# purchase, then CHECK of the purchase run; reports the median round, the
+# ceiling's row first. $served adds up the purchase runs' requests.
 measure() {
-    _m_name=$1; _m_prepare=$2; _m_run=$3
+    _m_name=$1; _m_prepare=$2; _m_run=$3; _m_check=${4:-nothing}
     : >"$out/$_m_name.rounds"
     _m_r=0
     while [ $_m_r -lt "$rounds" ]; do
         _m_r=$((_m_r + 1))
         $_m_prepare
-        BENCH_PATH=/bench/ceiling BENCH_REQUESTS=0 wrk_run "ceiling-$_m_name-$_m_r" -d"$duration"
+        target=/bench/ceiling
+        $_m_run "ceiling-$_m_name-$_m_r"
         _m_c="$rps $p50 $p99"
+        target=/api/seckill
         $_m_run "$_m_name-$_m_r"
+        $_m_check "$_m_name-$_m_r"
         served=$((served + requests))
         printf '%s %s %s %s %s %s\n' "$(ratio_of "$rps" "${_m_c%% *}")" \
             "$rps" "$p50" "$p99" "$accepted" "$_m_c" >>"$out/$_m_name.rounds"
@@ -135,25 +142,25 @@ warm_up
 
 # --- seed: the original flash crowd, 10,000 buyers for 850 seats --------
 # wrk runs for its whole -d; the rate counts the time the requests took.
-seed() {
-    BENCH_REQUESTS=10000 wrk_run "$1" -d3s
+seed() { BENCH_REQUESTS=10000 wrk_run "$1" -d3s; }
+sold_850() {
     [ "$accepted" = 850 ] || say "WARNING: $1 accepted $accepted, expected 850 ($statuses)"
 }
 served=0
-measure seed new_sale seed
+measure seed new_sale seed sold_850
 quiet
 
 # --- sold-out: every course at 0 (the state seed leaves) ----------------
 # The worker's memory is read across at least 1,000,000 requests: the
 # rounds', and more if they were fewer.
-sold_out() { wrk_run "$1" -d"$duration"; }
+sold_out() { BENCH_REQUESTS=0 wrk_run "$1" -d"$duration"; }
 rss_before=$(worker_rss)
 served=0
 measure sold-out nothing sold_out
 while [ "$served" -lt 1000000 ]; do
     # wrk runs for its whole -d: ask for about what is missing
     _secs=$(( (1000000 - served) / (rps > 0 ? rps : 1000) + 1 ))
-    wrk_run sold-out-more -d"${_secs}s"
+    BENCH_REQUESTS=0 wrk_run sold-out-more -d"${_secs}s"
     served=$((served + requests))
 done
 rss_after=$(worker_rss)
