@@ -14,6 +14,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 url="http://127.0.0.1:$SECKILL_HTTP_PORT"
 cli="$SECKILL_BIN/seckill -c $SECKILL_RUN/conf/consumer.conf"
 duration=${BENCH_DURATION:-5s}
+warmup=${BENCH_WARMUP:-15s}
 rounds=${BENCH_ROUNDS:-3}
 conns=${BENCH_CONNECTIONS:-100}
 threads=${BENCH_THREADS:-2}
@@ -117,6 +118,21 @@ new_sale() {
 
 nothing() { :; }
 
+# settle: wait (30 s at most) until the disks have written less than 1 MB
+# in each of two seconds in a row. Removing the warm-up's orders leaves
+# MariaDB flushing for a few seconds, and Redis's fsync with it: a sale
+# starts on a quiet machine.
+sectors_written() { cat /sys/block/*/stat | awk '{ n += $7 } END { print n + 0 }'; }
+settle() {
+    _calm=0; _t=0; _w=$(sectors_written)
+    while [ $_calm -lt 2 ] && [ $_t -lt 30 ]; do
+        sleep 1
+        _t=$((_t + 1)); _now=$(sectors_written)
+        if [ $((_now - _w)) -lt 2048 ]; then _calm=$((_calm + 1)); else _calm=0; fi
+        _w=$_now
+    done
+}
+
 # A bench interrupted before its end leaves its courses behind.
 drop_bench_courses() {
     for _c in $warm_course $open_course; do
@@ -128,12 +144,15 @@ printf 'scenario\trps\tp50_ms\tp99_ms\taccepted\tceiling_rps\tratio\n' >"$tsv"
 printf '%-22s %9s %8s %8s %9s %11s %6s\n' scenario rps p50_ms p99_ms accepted ceiling_rps ratio
 
 # warm_up: every worker's Kafka producer connected and its Redis scripts
-# loaded, on a course of its own, so the first scenario does not pay for it.
+# loaded, and the broker's JVM compiled its hot paths (a broker fresh from
+# `make run` delivers at about half its speed for its first minute of
+# load), on a course of its own, so the first scenario does not pay for it.
 warm_up() {
     $cli course add $warm_course "bench: warm-up" 100000000 >/dev/null
-    BENCH_COURSES=$warm_course BENCH_REQUESTS=0 wrk_run warm-up -d2s
+    BENCH_COURSES=$warm_course BENCH_REQUESTS=0 wrk_run warm-up -d"$warmup"
     quiet
     $cli course remove $warm_course --force >/dev/null
+    settle
 }
 
 drop_bench_courses
