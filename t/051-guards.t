@@ -4,7 +4,7 @@
 # conf/nginx.conf itself, with slower rates so that a few requests reach
 # the limits; the answers must be the module's JSON, and a refused request
 # must reserve nothing. Courses 551 (never made: every purchase is a cheap
-# 404) and 552 (made with the CLI, removed at the end).
+# 404), 552 and 553 (made with the CLI, removed at the end).
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
 use SeckillNginx qw(redis);
@@ -145,11 +145,13 @@ $URL{wrong_secret} = signed('/api/seckill/552/64', time() + 60, 'not-the-secret'
 $URL{no_expires} = '/api/seckill/552/65?sig=' . (split /sig=|&/, $for_60)[1];
 
 add_cleanup_handler(sub {
-    for (1 .. 50) {
-        last if redis('ZCARD', 'seckill:{c552}:pending') == 0;
-        Time::HiRes::sleep(0.1);
+    for my $course (552, 553) {
+        for (1 .. 50) {
+            last if redis('ZCARD', "seckill:{c$course}:pending") == 0;
+            Time::HiRes::sleep(0.1);
+        }
+        cli('-c', $ENV{TEST_NGINX_SECKILL_CONF}, 'course', 'remove', $course, '--force');
     }
-    cli('-c', $ENV{TEST_NGINX_SECKILL_CONF}, 'course', 'remove', 552, '--force');
 });
 
 add_block_preprocessor(sub {
@@ -292,3 +294,17 @@ Test::More::like($out, qr/no secret: .*secure_link_secret/, 'naming the config k
 --- request
 GET /api/orders/552/72
 --- error_code: 404
+
+
+
+=== TEST 11: a course this node knows is sold out: 410 from shared memory, its buyers not counted per user
+--- init
+main::cli('-c', $ENV{TEST_NGINX_SECKILL_CONF}, 'course', 'remove', 553, '--force');
+main::cli_ok('course', 'add', 553, 'Guards test 553', 1);
+--- request eval
+["POST /api/seckill/553/80", ("POST /api/seckill/553/81") x 6]
+--- error_code eval
+[200, (410) x 6]
+--- response_body_like eval
+[qr/^\{"status":"pending","order_id":[1-9][0-9]*,"course_id":553,"user_id":80\}$/,
+ (qr/^\{"status":"sold_out","course_id":553,"user_id":81\}$/) x 6]

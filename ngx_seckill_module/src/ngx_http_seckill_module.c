@@ -191,7 +191,7 @@ static ngx_command_t  ngx_http_seckill_commands[] = {
 
 
 static ngx_http_module_t  ngx_http_seckill_module_ctx = {
-    NULL,                                  /* preconfiguration */
+    ngx_http_seckill_add_variables,        /* preconfiguration */
     NULL,                                  /* postconfiguration */
 
     ngx_http_seckill_create_main_conf,     /* create main configuration */

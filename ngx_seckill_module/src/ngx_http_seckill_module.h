@@ -74,6 +74,9 @@ ngx_int_t ngx_http_seckill_parse_ids(ngx_http_request_t *r,
 ngx_int_t ngx_http_seckill_zone_init(ngx_shm_zone_t *zone, void *data,
     size_t size);
 
+/* $seckill_limit_user and any other variable of the module */
+ngx_int_t ngx_http_seckill_add_variables(ngx_conf_t *cf);
+
 ngx_int_t ngx_http_seckill_courses_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_seckill_error_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_seckill_purchase_handler(ngx_http_request_t *r);
