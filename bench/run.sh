@@ -3,10 +3,10 @@
 # Every scenario is measured right after a ceiling run (the same nginx's
 # `return 200` location, the same load shape: the same wrk arguments, the
 # same number of requests or the same duration), and its ratio is taken
-# against that ceiling. A scenario runs BENCH_ROUNDS times, ceiling and scenario
-# each time, and the round with the median ratio is the one reported: on two
-# vCPUs shared with everything else one round can be off by 15%. Prints a
-# table and writes run/bench.tsv.
+# against that ceiling. A scenario runs BENCH_ROUNDS times, ceiling and
+# scenario each time, and the round with the median ratio is the one
+# reported: on two vCPUs shared with everything else one round can be 20%
+# off either way. Prints a table and writes run/bench.tsv.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/deploy/lib.sh"
@@ -197,8 +197,8 @@ say "nginx worker RSS: $1 kB before, $3 kB after $served requests" \
     "($(($1 - $2)) kB and $(($3 - $4)) kB without the shared zones)"
 
 # --- ab: the original command on one fixed URL ---------------------------
-# One run, against the last sold-out round's ceiling: ab lasts a tenth of
-# a second, too short to say more than the order of magnitude.
+# One run, against the ceiling of sold-out's median round: ab lasts a tenth
+# of a second, too short to say more than the order of magnitude.
 new_sale
 ab -n 10000 -c 100 -k -m POST "$url/api/seckill/1/1" >"$out/ab.txt" 2>&1 \
     || { cat "$out/ab.txt"; die "ab failed"; }
