@@ -2,6 +2,39 @@
 # no project module needed.  Passes under the real Test::Nginx too.
 use Test::Nginx::Socket 'no_plan';
 
+# Only the shim: a section it does not implement (here one of the real
+# module's) makes the file bail out, it is not silently ignored.
+if (do { no warnings 'once'; $Test::Nginx::Socket::IsShim }) {
+    require File::Temp;
+    require POSIX;
+    my $dir = File::Temp::tempdir(CLEANUP => 1);
+    open my $t, '>', "$dir/unimplemented.t" or die "$dir/unimplemented.t: $!";
+    print $t <<'_EOT_';
+use Test::Nginx::Socket 'no_plan';
+run_tests();
+__DATA__
+
+=== TEST 1: a section of the real module that the shim lacks
+--- config
+--- request
+GET /
+--- pipelined_requests eval
+["GET /", "GET /"]
+_EOT_
+    close $t;
+    my $pid = open(my $out, '-|') // die "fork: $!";
+    if ($pid == 0) {
+        open STDERR, '>&', \*STDOUT or die "stderr: $!";
+        $ENV{TEST_NGINX_SERVROOT} = "$dir/servroot";
+        exec($^X, (map { "-I$_" } grep { !ref } @INC), "$dir/unimplemented.t")
+            or POSIX::_exit(127);
+    }
+    my $got = do { local $/; <$out> } // '';
+    close $out;
+    Test::More::like($got, qr/^Bail out!.*section --- pipelined_requests is not implemented/m,
+                     'shim: an unimplemented section bails out');
+}
+
 no_shuffle();
 run_tests();
 
@@ -45,6 +78,7 @@ X-Seckill-Test: yes
 --- config
     location = /echo {
         add_header X-Got "$http_x_user/$content_length/$server_port" always;
+        add_header X-Env "$TEST_NGINX_SERVER_PORT" always;
         return 200 "$request_method $uri\n";
     }
 --- more_headers
@@ -53,7 +87,7 @@ X-User: 42
 POST /echo
 hello world
 --- response_headers eval
-"X-Got: 42/11/$ENV{TEST_NGINX_SERVER_PORT}"
+"X-Got: 42/11/$ENV{TEST_NGINX_SERVER_PORT}\nX-Env: $ENV{TEST_NGINX_SERVER_PORT}"
 --- response_body eval
 "POST /echo\n"
 
