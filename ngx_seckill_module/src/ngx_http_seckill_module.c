@@ -748,3 +748,20 @@ ngx_http_seckill_zone_init(ngx_shm_zone_t *zone, void *data, size_t size)
 
     return NGX_OK;
 }
+
+
+void
+ngx_http_seckill_finalize(ngx_http_request_t *r, ngx_event_t *timer,
+    ngx_int_t rc)
+{
+    ngx_connection_t  *c;
+
+    c = r->connection;
+
+    if (timer->timer_set) {
+        ngx_del_timer(timer);
+    }
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}

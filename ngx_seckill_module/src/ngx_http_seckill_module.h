@@ -74,6 +74,14 @@ ngx_int_t ngx_http_seckill_parse_ids(ngx_http_request_t *r,
 ngx_int_t ngx_http_seckill_zone_init(ngx_shm_zone_t *zone, void *data,
     size_t size);
 
+/*
+ * Answers a request suspended for Redis or Kafka: its timer stopped, the
+ * request finalized with rc (what sending the response returned), and the
+ * connection's posted requests run.  The request may be freed on return.
+ */
+void ngx_http_seckill_finalize(ngx_http_request_t *r, ngx_event_t *timer,
+    ngx_int_t rc);
+
 /* $seckill_limit_user and any other variable of the module */
 ngx_int_t ngx_http_seckill_add_variables(ngx_conf_t *cf);
 

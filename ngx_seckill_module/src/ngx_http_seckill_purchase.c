@@ -805,22 +805,11 @@ static void
 ngx_http_seckill_purchase_finalize(ngx_http_seckill_purchase_t *ctx,
     ngx_int_t rc)
 {
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
-
-    r = ctx->request;
-    c = r->connection;
-
     ctx->answered = 1;
-
-    if (ctx->timer.timer_set) {
-        ngx_del_timer(&ctx->timer);
-    }
 
     /* the request may be freed here: its cleanup leaves ctx to us */
 
-    ngx_http_finalize_request(r, rc);
-    ngx_http_run_posted_requests(c);
+    ngx_http_seckill_finalize(ctx->request, &ctx->timer, rc);
 }
 
 

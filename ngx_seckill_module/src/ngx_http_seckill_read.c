@@ -97,22 +97,11 @@ ngx_http_seckill_read_reply(ngx_http_seckill_read_t *rd)
 void
 ngx_http_seckill_read_finish(ngx_http_seckill_read_t *rd, ngx_int_t rc)
 {
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
-
-    r = rd->request;
-    c = r->connection;
-
     rd->done = 1;
-
-    if (rd->timer.timer_set) {
-        ngx_del_timer(&rd->timer);
-    }
 
     /* the request may end here, and its pool cleanup free rd */
 
-    ngx_http_finalize_request(r, rc);
-    ngx_http_run_posted_requests(c);
+    ngx_http_seckill_finalize(rd->request, &rd->timer, rc);
 }
 
 
