@@ -10,7 +10,7 @@ use IO::Socket::INET;
 use POSIX ();
 use Test::More;
 use lib 't/lib';
-use SeckillNginx qw(redis drop_course forget_courses course alive);
+use SeckillNginx qw(redis drop_course forget_courses course nginx_start nginx_stop);
 use Time::HiRes ();
 
 for my $var (qw(TEST_NGINX_BINARY TEST_NGINX_LOAD_MODULES
@@ -85,69 +85,11 @@ sub crowd {
     return @answers;
 }
 
-sub nginx_pid {
-    open my $fh, '<', "$dir/logs/nginx.pid" or return;
-    my $pid = <$fh>;
-    chomp $pid if defined $pid;
-    return $pid;
-}
+my $nginx;
+END { nginx_stop($nginx); forget_courses(131, 132); }
 
-sub stop_nginx {
-    my $pid = nginx_pid() or return;
-    kill 'QUIT', $pid;
-    for (1 .. 200) {
-        return unless alive($pid);
-        Time::HiRes::sleep(0.05);
-    }
-    kill 'KILL', $pid;
-}
-
-mkdir "$dir/$_" for qw(logs conf);
-
-open my $conf, '>', "$dir/conf/nginx.conf" or die "nginx.conf: $!";
-print $conf <<"_EOC_";
-load_module $ENV{TEST_NGINX_LOAD_MODULES};
-worker_processes 2;
-daemon on;
-master_process on;
-error_log $dir/logs/error.log info;
-pid $dir/logs/nginx.pid;
-@{[ $> == 0 ? 'user root;' : '' ]}
-
-events {
-    worker_connections 1024;
-}
-
-http {
-    access_log off;
-    client_body_temp_path $dir/body;
-
-    seckill_redis 127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT};
-    seckill_kafka_brokers 127.0.0.1:$ENV{TEST_NGINX_KAFKA_PORT};
-
-    server {
-        listen 127.0.0.1:$port backlog=512;
-
-        location /api/seckill/ {
-            seckill_purchase;
-        }
-    }
-}
-_EOC_
-close $conf;
-
-END { stop_nginx() if $dir; forget_courses(131, 132); }
-
-is(system($ENV{TEST_NGINX_BINARY}, '-p', "$dir/", '-c', "$dir/conf/nginx.conf"),
-   0, 'nginx starts with two workers');
-
-# both workers have their order id blocks from Redis
-for (1 .. 100) {
-    open my $log, '<', "$dir/logs/error.log" or last;
-    my $ready = grep { /order ids from/ } <$log>;
-    last if $ready >= 2;
-    Time::HiRes::sleep(0.05);
-}
+ok($nginx = nginx_start(workers => 2),
+   'nginx starts with two workers, each with its order ids');
 
 my $since = int(Time::HiRes::time() * 1000);
 
@@ -206,7 +148,7 @@ is($same, 49, 'every 409 names the order held');
 is(redis('HGET', 'seckill:{c132}', 'remaining'), 9, 'one seat taken');
 is(scalar(keys %{ events(132, $since) }), 1, 'one event on the topic');
 
-open my $log, '<', "$dir/logs/error.log" or die "error.log: $!";
+open my $log, '<', $nginx->{error_log} or die "error.log: $!";
 my @errors = grep { /\[(error|crit|alert|emerg)\]/ } <$log>;
 is(scalar @errors, 0, 'no error logged') or diag @errors;
 

@@ -10,7 +10,8 @@ use IO::Socket::INET;
 use POSIX ();
 use Test::More;
 use lib 't/lib';
-use SeckillNginx qw(redis drop_course alive);
+use SeckillNginx qw(redis drop_course alive nginx_start nginx_stop
+                    nginx_workers);
 use Time::HiRes ();
 
 for my $var (qw(TEST_NGINX_BINARY TEST_NGINX_LOAD_MODULES
@@ -36,13 +37,6 @@ sub http {
     return ($code // 0, $body // '');
 }
 
-sub nginx_pid {
-    open my $fh, '<', "$dir/logs/nginx.pid" or return;
-    my $pid = <$fh>;
-    chomp $pid if defined $pid;
-    return $pid;
-}
-
 sub wait_gone {
     my ($pid, $secs) = @_;
     for (1 .. $secs * 20) {
@@ -50,16 +44,6 @@ sub wait_gone {
         Time::HiRes::sleep(0.05);
     }
     return 0;
-}
-
-sub workers {
-    my $master = nginx_pid() or return ();
-    opendir my $proc, '/proc' or return ();
-    return grep {
-        open my $st, '<', "/proc/$_/stat" or 0;
-        my $line = $st ? <$st> // '' : '';
-        $line =~ /^\d+ \(.*\) \S (\d+) / && $1 == $master;
-    } grep { /^\d+$/ } readdir $proc;
 }
 
 # a purchase in a child process; its answer in $dir/answer
@@ -76,64 +60,20 @@ sub purchase_aside {
     return $pid;
 }
 
-mkdir "$dir/$_" for qw(logs conf);
+# Kafka unreachable: every purchase waits out its 1 s delivery timeout
+my $nginx;
+END { nginx_stop($nginx); drop_course(151); }
 
-open my $conf, '>', "$dir/conf/nginx.conf" or die "nginx.conf: $!";
-print $conf <<"_EOC_";
-load_module $ENV{TEST_NGINX_LOAD_MODULES};
-worker_processes 1;
-daemon on;
-master_process on;
-error_log $dir/logs/error.log info;
-pid $dir/logs/nginx.pid;
-@{[ $> == 0 ? 'user root;' : '' ]}
-
-events {
-    worker_connections 256;
-}
-
-http {
-    access_log off;
-    client_body_temp_path $dir/body;
-
-    seckill_redis 127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT};
-    seckill_kafka_brokers 127.0.0.1:1;
-    seckill_kafka_timeout 1s;
-
-    server {
-        listen 127.0.0.1:$port;
-
-        location /api/seckill/ {
-            seckill_purchase;
-        }
-    }
-}
-_EOC_
-close $conf;
-
-END {
-    if (my $pid = nginx_pid()) {
-        kill 'QUIT', $pid;
-        wait_gone($pid, 10) or kill 'KILL', $pid;
-    }
-    drop_course(151);
-}
-
-is(system($ENV{TEST_NGINX_BINARY}, '-p', "$dir/", '-c', "$dir/conf/nginx.conf"),
-   0, 'nginx starts');
-
-for (1 .. 100) {
-    open my $log, '<', "$dir/logs/error.log" or last;
-    last if grep { /order ids from/ } <$log>;
-    Time::HiRes::sleep(0.05);
-}
+ok($nginx = nginx_start(workers => 1, kafka => '127.0.0.1:1',
+                        http => 'seckill_kafka_timeout 1s;'),
+   'nginx starts');
 
 my $now = int(Time::HiRes::time() * 1000);
 drop_course(151);
 redis('HSET', 'seckill:{c151}', name => 'Test course 151', total => 2,
       remaining => 2, starts_at => $now - 60000, ends_at => $now + 3600000);
 
-my ($old) = workers();
+my ($old) = nginx_workers($nginx->{pid});
 ok($old, 'a worker');
 
 my $kid = purchase_aside('/api/seckill/151/1');
@@ -141,11 +81,11 @@ Time::HiRes::sleep(0.3);
 
 is(redis('HGET', 'seckill:{c151}', 'remaining'), 1, 'the seat is reserved');
 
-kill 'HUP', nginx_pid();
+kill 'HUP', $nginx->{pid};
 Time::HiRes::sleep(0.3);
 
 ok(alive($old), 'after the reload the old worker is still there');
-my @new = grep { $_ != $old } workers();
+my @new = grep { $_ != $old } nginx_workers($nginx->{pid});
 is(scalar @new, 1, 'next to a new one');
 
 waitpid $kid, 0;
@@ -162,7 +102,7 @@ is(redis('HGET', 'seckill:{c151}:u:1', 'status'), 'failed',
 # the same for a stop: QUIT waits for the delivery as well
 $kid = purchase_aside('/api/seckill/151/2');
 Time::HiRes::sleep(0.3);
-my $master = nginx_pid();
+my $master = $nginx->{pid};
 kill 'QUIT', $master;
 Time::HiRes::sleep(0.3);
 ok(alive($master), 'a graceful stop waits for the purchase in flight');
@@ -174,7 +114,7 @@ like($answer, qr/^503 /, 'which is answered');
 ok(wait_gone($master, 5), 'then nginx is gone');
 is(redis('HGET', 'seckill:{c151}', 'remaining'), 2, 'and the seat is back');
 
-open my $log, '<', "$dir/logs/error.log" or die "error.log: $!";
+open my $log, '<', $nginx->{error_log} or die "error.log: $!";
 my @bad = grep { /\[(crit|alert|emerg)\]|open socket/ } <$log>;
 is(scalar @bad, 0, 'no alert, no socket left open') or diag @bad;
 

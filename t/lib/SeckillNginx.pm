@@ -1,16 +1,19 @@
-# Helpers shared by the Test::Nginx files and the pipeline tests of t/0*:
-# Redis and MariaDB from the test stack's ports, test courses created and
-# cleaned up, a plain HTTP request to the nginx under test. Each file
-# imports the ones it uses: `use lib 't/lib'; use SeckillNginx qw(redis ...);`
+# Helpers shared by the Test::Nginx files and the pipeline tests of t/0*
+# (and, for a private nginx, the fault suite's SeckillTest.pm): Redis and
+# MariaDB from the test stack's ports, test courses created and cleaned up,
+# a plain HTTP request to the nginx under test, a private nginx of its own.
+# Each file imports the ones it uses:
+# `use lib 't/lib'; use SeckillNginx qw(redis ...);`
 package SeckillNginx;
 use strict;
 use warnings;
 use Exporter 'import';
+use File::Temp ();
 use IO::Socket::INET;
 use Time::HiRes ();
 
 our @EXPORT_OK = qw(redis drop_course forget_courses course http ready mysql alive
-                    cli cli_ok);
+                    cli cli_ok nginx_start nginx_stop nginx_workers);
 
 sub redis {
     open my $fh, '-|', 'redis-cli', '-p', $ENV{TEST_NGINX_REDIS_PORT}, @_
@@ -119,6 +122,92 @@ sub cli_ok {
     my ($rc, $out) = cli(@_);
     Test::More::is($rc, 0, "seckill @_") or Test::More::diag($out);
     return $out;
+}
+
+sub _until {
+    my ($secs, $cond) = @_;
+    for (1 .. $secs * 20) {
+        return 1 if $cond->();
+        Time::HiRes::sleep(0.05);
+    }
+    return 0;
+}
+
+# A private nginx with the module, a master and `workers` workers as in
+# production, on TEST_NGINX_PORT (or `port`), on the test stack's Redis and
+# Kafka (or `redis`/`kafka` host:port), with the http directives given in
+# `http` (e.g. "seckill_kafka_timeout 1s;"). Returns {url, dir, pid,
+# error_log} once every worker has its order ids, or nothing.
+sub nginx_start {
+    my (%o) = @_;
+    my $workers = $o{workers} // 2;
+    my $port = $o{port} // ($ENV{TEST_NGINX_PORT} || 1984);
+    my $redis = $o{redis} // "127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT}";
+    my $kafka = $o{kafka} // "127.0.0.1:$ENV{TEST_NGINX_KAFKA_PORT}";
+    my $dir = File::Temp::tempdir('seckill-nginx-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    mkdir "$dir/$_" for qw(logs conf);
+    open my $conf, '>', "$dir/conf/nginx.conf" or die "nginx.conf: $!";
+    print $conf <<"_EOC_";
+load_module $ENV{TEST_NGINX_LOAD_MODULES};
+worker_processes $workers;
+daemon on;
+master_process on;
+error_log $dir/logs/error.log info;
+pid $dir/logs/nginx.pid;
+@{[ $> == 0 ? 'user root;' : '' ]}
+events {
+    worker_connections 1024;
+}
+http {
+    access_log off;
+    client_body_temp_path $dir/body;
+    seckill_redis $redis;
+    seckill_kafka_brokers $kafka;
+    @{[ $o{http} // '' ]}
+    server {
+        listen 127.0.0.1:$port backlog=512;
+        location /api/seckill/ {
+            seckill_purchase;
+        }
+    }
+}
+_EOC_
+    close $conf;
+    my $nginx = $ENV{TEST_NGINX_BINARY} || $ENV{SECKILL_NGINX_BINARY} || '/usr/sbin/nginx';
+    system($nginx, '-p', "$dir/", '-c', "$dir/conf/nginx.conf", '-e', "$dir/logs/error.log") == 0
+        or return;
+    my $n = { url => "http://127.0.0.1:$port", dir => $dir, error_log => "$dir/logs/error.log" };
+    _until(10, sub {
+        open my $fh, '<', "$dir/logs/nginx.pid" or return 0;
+        chomp($n->{pid} = <$fh> // '');
+        return $n->{pid} =~ /^\d+$/;
+    }) or return;
+    _until(10, sub {
+        open my $log, '<', $n->{error_log} or return 0;
+        return (grep { /order ids from/ } <$log>) >= $workers;
+    }) or return;
+    return $n;
+}
+
+# the live worker processes of the master pid
+sub nginx_workers {
+    my ($master) = @_;
+    my @kids;
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        open my $fh, '<', $stat or next;
+        my $line = <$fh> // next;
+        push @kids, $1 if $line =~ /^(\d+) \(nginx\) [^Z] (\d+) / && $2 == $master;
+    }
+    return @kids;
+}
+
+# QUIT, and KILL what is left after 10 s
+sub nginx_stop {
+    my ($n) = @_;
+    return unless $n && $n->{pid};
+    kill 'QUIT', $n->{pid};
+    _until(10, sub { !alive($n->{pid}) }) or kill 'KILL', $n->{pid};
+    kill 'KILL', nginx_workers($n->{pid});
 }
 
 1;

@@ -18,6 +18,7 @@ use HTTP::Tiny;
 use POSIX ();
 use Test::More;
 use Time::HiRes qw(time sleep);
+use SeckillNginx qw(nginx_stop nginx_workers);
 
 our @EXPORT = qw(
     need_pipeline env_of redis sql cli svc svc_pid alive now_ms
@@ -378,76 +379,12 @@ sub fault_consumer_stop {
     wait_for(5, sub { !alive($pid) });
 }
 
-# A private nginx with the module on TEST_NGINX_PORT, master and `workers`
-# workers as in production, on the stack's Redis and Kafka, with the http
-# directives given (e.g. "seckill_kafka_timeout 1s;"). Returns
-# {url, dir, pid, error_log} once every worker has its order ids.
+# A private nginx (SeckillNginx::nginx_start) on this stack's Redis and
+# Kafka.
 sub nginx_start {
     my (%o) = @_;
-    my $workers = $o{workers} // 2;
-    my $port = $ENV{TEST_NGINX_PORT} || 1984;
-    my $dir = File::Temp::tempdir('seckill-nginx-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-    mkdir "$dir/$_" for qw(logs conf);
-    open my $conf, '>', "$dir/conf/nginx.conf" or die "nginx.conf: $!";
-    print $conf <<"_EOC_";
-load_module $ENV{TEST_NGINX_LOAD_MODULES};
-worker_processes $workers;
-daemon on;
-master_process on;
-error_log $dir/logs/error.log info;
-pid $dir/logs/nginx.pid;
-@{[ $> == 0 ? 'user root;' : '' ]}
-events {
-    worker_connections 1024;
-}
-http {
-    access_log off;
-    client_body_temp_path $dir/body;
-    seckill_redis 127.0.0.1:$E{redis};
-    seckill_kafka_brokers 127.0.0.1:$E{kafka};
-    @{[ $o{http} // '' ]}
-    server {
-        listen 127.0.0.1:$port backlog=512;
-        location /api/seckill/ {
-            seckill_purchase;
-        }
-    }
-}
-_EOC_
-    close $conf;
-    my $nginx = $ENV{SECKILL_NGINX_BINARY} || '/usr/sbin/nginx';
-    system($nginx, '-p', "$dir/", '-c', "$dir/conf/nginx.conf", '-e', "$dir/logs/error.log") == 0
-        or return;
-    my $n = { url => "http://127.0.0.1:$port", dir => $dir, error_log => "$dir/logs/error.log" };
-    wait_for(10, sub {
-        open my $fh, '<', "$dir/logs/nginx.pid" or return 0;
-        chomp($n->{pid} = <$fh> // '');
-        return $n->{pid} =~ /^\d+$/;
-    }) or return;
-    wait_for(10, sub {
-        open my $log, '<', $n->{error_log} or return 0;
-        return (grep { /order ids from/ } <$log>) >= $workers;
-    }) or return;
-    return $n;
-}
-
-sub nginx_workers {
-    my ($master) = @_;
-    my @kids;
-    for my $stat (glob '/proc/[0-9]*/stat') {
-        open my $fh, '<', $stat or next;
-        my $line = <$fh> // next;
-        push @kids, $1 if $line =~ /^(\d+) \(nginx\) [^Z] (\d+) / && $2 == $master;
-    }
-    return @kids;
-}
-
-sub nginx_stop {
-    my ($n) = @_;
-    return unless $n && $n->{pid};
-    kill 'QUIT', $n->{pid};
-    wait_for(10, sub { !alive($n->{pid}) }) or kill 'KILL', $n->{pid};
-    kill 'KILL', nginx_workers($n->{pid});
+    return SeckillNginx::nginx_start(redis => "127.0.0.1:$E{redis}",
+                                     kafka => "127.0.0.1:$E{kafka}", %o);
 }
 
 sub _log_has {
