@@ -248,6 +248,25 @@ POST /api/seckill/107/2
 
 
 
+=== TEST 12b: a chunked request body: 413 JSON, nothing reserved
+--- raw_request eval
+"POST /api/seckill/107/3 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+. "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+--- error_code: 413
+--- response_body_like chomp
+^\{"status":"too_large","error":"[^"]+"\}$
+--- no_error_log
+[error]
+
+
+
+=== TEST 12c: and the user holds no order
+--- request
+GET /api/orders/107/3
+--- error_code: 404
+
+
+
 === TEST 13: other methods: 405 JSON naming POST
 --- request eval
 ["GET /api/seckill/101/1", "PUT /api/seckill/101/1", "DELETE /api/seckill/101/1"]

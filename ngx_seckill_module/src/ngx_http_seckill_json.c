@@ -219,6 +219,22 @@ ngx_http_seckill_json_method(ngx_http_request_t *r, ngx_uint_t methods,
         return rc;
     }
 
+    /*
+     * A chunked body has no length for client_max_body_size to refuse, and
+     * would be discarded for as long as the client sends it: refused here,
+     * and nginx's lingering close bounds what is still read of it.
+     */
+
+    if (r->headers_in.chunked) {
+        r->keepalive = 0;
+
+        return ngx_http_seckill_json_error(r,
+                                       NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                       NGX_HTTP_SECKILL_REASON_TOO_LARGE,
+                                       "no chunked request body here: send "
+                                       "none");
+    }
+
     if (r->method & methods) {
         return NGX_DECLINED;
     }

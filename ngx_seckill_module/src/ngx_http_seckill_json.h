@@ -74,8 +74,8 @@ ngx_int_t ngx_http_seckill_add_header(ngx_http_request_t *r, ngx_str_t *key,
 
 /*
  * The start of every handler: the body is discarded (never read into
- * memory), and a method not in methods (NGX_HTTP_GET|...) is answered 405
- * with "Allow: allow".  Returns NGX_DECLINED to go on, else what the
+ * memory), a chunked one answered 413, and a method not in methods
+ * (NGX_HTTP_GET|...) is answered 405 with "Allow: allow".  Returns NGX_DECLINED to go on, else what the
  * handler returns.
  */
 ngx_int_t ngx_http_seckill_json_method(ngx_http_request_t *r,
