@@ -4,22 +4,10 @@
 # catalogue is left alone.
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
-use SeckillNginx qw(redis drop_course forget_courses);
-use IO::Socket::INET;
+use SeckillNginx qw(redis drop_course forget_courses course http ready);
 use Time::HiRes ();
 
 no_shuffle();
-
-# a course on sale now, or from/until other times (ms from now)
-sub course {
-    my ($id, $seats, $from, $to) = @_;
-    my $now = int(Time::HiRes::time() * 1000);
-    drop_course($id);
-    redis('HSET', "seckill:{c$id}", name => "Test course $id",
-          total => $seats, remaining => $seats,
-          starts_at => $now + ($from // -60000),
-          ends_at => $now + ($to // 3600000));
-}
 
 # the topic as "key value" lines
 sub topic {
@@ -31,30 +19,6 @@ sub topic {
     my $out = <$fh> // '';
     close $fh;
     return $out;
-}
-
-# a request besides the block's own, for checks that compare answers
-sub http {
-    my ($method, $path) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                  PeerPort => $ENV{TEST_NGINX_SERVER_PORT},
-                                  Timeout => 5)
-        or die "connect: $!";
-    print $s "$method $path HTTP/1.0\r\nHost: localhost\r\n\r\n";
-    local $/;
-    my $resp = <$s> // '';
-    my ($code) = $resp =~ m{^HTTP/1\.\d (\d+)};
-    my ($body) = $resp =~ /\r\n\r\n(.*)\z/s;
-    return ($code // 0, $body // '');
-}
-
-# a fresh worker answers purchases once Redis gave it its order ids
-sub ready {
-    for (1 .. 150) {
-        my ($code) = http('GET', '/api/orders/1/1');
-        return if $code != 503;
-        Time::HiRes::sleep(0.02);
-    }
 }
 
 add_cleanup_handler(sub { forget_courses(101 .. 109) });

@@ -2,8 +2,7 @@
 # client sees it ("claimed" is still "pending").  Course 141.
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
-use SeckillNginx qw(redis drop_course forget_courses);
-use IO::Socket::INET;
+use SeckillNginx qw(redis drop_course forget_courses ready);
 use Time::HiRes ();
 
 no_shuffle();
@@ -12,19 +11,6 @@ sub order {
     my ($user, $order, $status) = @_;
     redis('HSET', "seckill:{c141}:u:$user", order_id => $order,
           status => $status, ts => 1700000000000);
-}
-
-# a fresh worker answers once it is connected to Redis
-sub ready {
-    for (1 .. 150) {
-        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                      PeerPort => $ENV{TEST_NGINX_SERVER_PORT},
-                                      Timeout => 5)
-            or die "connect: $!";
-        print $s "GET /api/orders/1/1 HTTP/1.0\r\nHost: localhost\r\n\r\n";
-        return if (<$s> // '') !~ / 503 /;
-        Time::HiRes::sleep(0.02);
-    }
 }
 
 add_cleanup_handler(sub { forget_courses(141) });

@@ -5,8 +5,7 @@
 # with `seckill course remove --force`.
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
-use SeckillNginx qw(redis mysql cli cli_ok);
-use IO::Socket::INET;
+use SeckillNginx qw(redis mysql cli cli_ok http ready);
 use Time::HiRes ();
 
 no_shuffle();
@@ -17,20 +16,6 @@ die "TEST_NGINX_SECKILL_CLI and TEST_NGINX_SECKILL_CONF are not set: "
     . "run this file through `make test` (t/README)\n"
     unless $ENV{TEST_NGINX_SECKILL_CLI} && $ENV{TEST_NGINX_SECKILL_CONF};
 
-sub http {
-    my ($method, $path) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                  PeerPort => $ENV{TEST_NGINX_SERVER_PORT},
-                                  Timeout => 5)
-        or die "connect: $!";
-    print $s "$method $path HTTP/1.0\r\nHost: localhost\r\n\r\n";
-    local $/;
-    my $resp = <$s> // '';
-    my ($code) = $resp =~ m{^HTTP/1\.\d (\d+)};
-    my ($body) = $resp =~ /\r\n\r\n(.*)\z/s;
-    return ($code // 0, $body // '');
-}
-
 # what a refused purchase must leave as it was
 sub untouched {
     my ($remaining, $what) = @_;
@@ -40,14 +25,6 @@ sub untouched {
                    "$what: no order key for the users");
     Test::More::is(redis('ZCARD', "seckill:{c$C}:pending"), 0,
                    "$what: nothing pending");
-}
-
-sub ready {
-    for (1 .. 150) {
-        my ($code) = http('GET', '/api/orders/1/1');
-        return if $code != 503;
-        Time::HiRes::sleep(0.02);
-    }
 }
 
 # Once the consumer (when t/run.sh runs one) has persisted what was bought,

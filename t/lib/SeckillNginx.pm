@@ -54,15 +54,18 @@ sub forget_courses {
     drop_course($_) for @ids;
 }
 
+# a course on sale now, or from/until other times (ms from now)
 sub course {
-    my ($id, $seats) = @_;
+    my ($id, $seats, $from, $to) = @_;
     my $now = int(Time::HiRes::time() * 1000);
     drop_course($id);
     redis('HSET', "seckill:{c$id}", name => "Test course $id",
           total => $seats, remaining => $seats,
-          starts_at => $now - 60000, ends_at => $now + 3600000);
+          starts_at => $now + ($from // -60000),
+          ends_at => $now + ($to // 3600000));
 }
 
+# a request to the nginx under test: the status, and in list context the body
 sub http {
     my ($method, $path) = @_;
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
@@ -73,7 +76,8 @@ sub http {
     local $/;
     my $resp = <$s> // '';
     my ($code) = $resp =~ m{^HTTP/1\.\d (\d+)};
-    return $code // 0;
+    my ($body) = $resp =~ /\r\n\r\n(.*)\z/s;
+    return wantarray ? ($code // 0, $body // '') : $code // 0;
 }
 
 # a fresh worker answers purchases once Redis gave it its order ids
