@@ -6,7 +6,9 @@
 # against that ceiling. A scenario runs BENCH_ROUNDS times, ceiling and
 # scenario each time, and the round with the median ratio is the one
 # reported: on two vCPUs shared with everything else one round can be 20%
-# off either way. Prints a table and writes run/bench.tsv.
+# off either way. seed and all-accepted also report what an accepted seat
+# costs Redis, and the mean of the module's Redis and Kafka stages (see
+# measure()). Prints a table and writes run/bench.tsv.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/deploy/lib.sh"
@@ -50,19 +52,95 @@ field() { printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 
 ratio_of() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 
-# row SCENARIO RPS P50 P99 ACCEPTED CEILING
+# row SCENARIO RPS P50 P99 ACCEPTED CEILING [SCRIPT_US CPU_US REDIS_MS KAFKA_MS]
+# The SPEC's seven columns first, as it has them; the cost columns after
+# them, "-" where a scenario does not measure them.
+columns='scenario rps p50_ms p99_ms accepted ceiling_rps ratio redis_script_us_per_seat redis_cpu_us_per_seat redis_stage_ms kafka_stage_ms'
+table_line='%-22s %9s %8s %8s %9s %11s %6s %24s %21s %14s %14s\n'
 row() {
     _ratio=$(ratio_of "$2" "$6")
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$_ratio" >>"$tsv"
-    printf '%-22s %9s %8s %8s %9s %11s %6s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$_ratio"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$_ratio" \
+        "${7:--}" "${8:--}" "${9:--}" "${10:--}" >>"$tsv"
+    printf "$table_line" "$1" "$2" "$3" "$4" "$5" "$6" "$_ratio" \
+        "${7:--}" "${8:--}" "${9:--}" "${10:--}"
 }
 
-# measure NAME PREPARE SHAPE [CHECK]: BENCH_ROUNDS rounds of PREPARE, then
-# SHAPE (a function that calls wrk_run) against the ceiling and against the
-# purchase, then CHECK of the purchase run; reports the median round, the
-# ceiling's row first. $served adds up the purchase runs' requests.
+# redis_usage: "SCRIPT_USEC CPU_SECONDS SCRIPT_CALLS" of the Redis server
+# since it started. SCRIPT_USEC and SCRIPT_CALLS: of every EVALSHA and EVAL
+# in INFO commandstats (reserve, release, claim, confirm; a script's time
+# already includes the commands it calls, which commandstats also lists on
+# their own lines: they are not added again). It is the time Redis's clock
+# saw pass in the scripts: a script preempted by another process counts the
+# wait too, so the figure swells when the machine's cores are all busy.
+# CPU_SECONDS: used_cpu_user + used_cpu_sys of INFO cpu, every thread of
+# the process (a forked child, an AOF rewrite, apart).
+redis_usage() {
+    redis-cli -p "$SECKILL_REDIS_PORT" INFO commandstats cpu | tr -d '\r' | awk -F'[:,=]' '
+        $1 == "cmdstat_evalsha" || $1 == "cmdstat_eval" {
+            for (i = 2; i < NF; i++) {
+                if ($i == "usec") s += $(i + 1)
+                if ($i == "calls") n += $(i + 1)
+            }
+        }
+        $1 == "used_cpu_user" || $1 == "used_cpu_sys" { c += $2 }
+        END { printf "%.0f %.6f %.0f\n", s, c, n }'
+}
+
+# stage_usage: "REDIS_SUM REDIS_COUNT KAFKA_SUM KAFKA_COUNT" of the module's
+# histograms on /metrics (every worker's together): the Redis round trips
+# (queued to reply) and the Kafka deliveries (produced to acknowledged).
+stage_usage() {
+    curl -sf "$url/metrics" | awk '
+        $1 ~ /^seckill_redis_seconds_sum/ { rs += $2 }
+        $1 ~ /^seckill_redis_seconds_count/ { rc += $2 }
+        $1 ~ /^seckill_kafka_delivery_seconds_sum/ { ks += $2 }
+        $1 ~ /^seckill_kafka_delivery_seconds_count/ { kc += $2 }
+        END { printf "%.6f %.0f %.6f %.0f\n", rs, rc, ks, kc }'
+}
+
+# costs ACCEPTED REDIS_BEFORE REDIS_AFTER STAGES_BEFORE STAGES_AFTER:
+# "SCRIPT_US CPU_US REDIS_MS KAFKA_MS SCRIPTS TRIPS DELIVERIES" from two
+# redis_usage and two stage_usage snapshots: the four cost columns ("-"
+# where there is nothing to divide by), then the counts behind them (script
+# calls, the workers' Redis round trips, Kafka deliveries), kept in
+# run/bench/NAME.rounds to tell a plausible figure from a wrong one.
+costs() {
+    awk -v a="$1" -v r0="$2" -v r1="$3" -v s0="$4" -v s1="$5" 'BEGIN {
+        split(r0, x, " "); split(r1, y, " "); split(s0, p, " "); split(s1, q, " ")
+        script = cpu = redis = kafka = "-"
+        if (a > 0) {
+            script = sprintf("%.1f", (y[1] - x[1]) / a)
+            cpu = sprintf("%.1f", (y[2] - x[2]) * 1e6 / a)
+        }
+        if (q[2] > p[2]) redis = sprintf("%.2f", (q[1] - p[1]) * 1000 / (q[2] - p[2]))
+        if (q[4] > p[4]) kafka = sprintf("%.2f", (q[3] - p[3]) * 1000 / (q[4] - p[4]))
+        print script, cpu, redis, kafka, y[3] - x[3], q[2] - p[2], q[4] - p[4]
+    }'
+}
+
+# measure NAME PREPARE SHAPE [CHECK [costs]]: BENCH_ROUNDS rounds of
+# PREPARE, then SHAPE (a function that calls wrk_run) against the ceiling
+# and against the purchase, then CHECK of the purchase run; reports the
+# median round, the ceiling's row first. $served adds up the purchase runs'
+# requests.
+#
+# With "costs", each round also measures what its accepted seats cost:
+# - Redis script and process CPU per accepted seat, from just before the
+#   purchase run (after PREPARE and the ceiling run, which stay outside) to
+#   the moment the consumer has caught up with the run (caught_up): the
+#   workers' reserve and the consumer's claim and confirm of the same seats,
+#   divided by the accepted count. The process CPU also holds what the
+#   scripts do not: networking, the fsync of every event-loop turn (its
+#   CPU; the wait for the disk is no CPU), and the other commands of the
+#   window (caught_up's HGET and ZCARD per course every 0.1 s, INFO).
+#   The accepted count is wrk's: a run cut off by -d leaves up to one
+#   request per connection reserved but unanswered, which the window
+#   counts in the costs (0.4% of all-accepted's seats at 2 s). The full `seckill check` (an HMGET per order, a SCAN
+#   of every status key) comes after the window.
+# - the mean Redis and Kafka stage of the module's histograms, over the
+#   purchase run alone.
 measure() {
-    _m_name=$1; _m_prepare=$2; _m_run=$3; _m_check=${4:-nothing}
+    _m_name=$1; _m_prepare=$2; _m_run=$3; _m_check=${4:-nothing}; _m_costs=${5:-}
     : >"$out/$_m_name.rounds"
     _m_r=0
     while [ $_m_r -lt "$rounds" ]; do
@@ -72,22 +150,57 @@ measure() {
         $_m_run "ceiling-$_m_name-$_m_r"
         _m_c="$rps $p50 $p99"
         target=/api/seckill
+        if [ -n "$_m_costs" ]; then
+            _m_r0=$(redis_usage); _m_s0=$(stage_usage)
+        fi
         $_m_run "$_m_name-$_m_r"
+        [ -z "$_m_costs" ] || _m_s1=$(stage_usage)
         $_m_check "$_m_name-$_m_r"
+        _m_k="- - - - - - -"
+        if [ -n "$_m_costs" ]; then
+            caught_up
+            _m_k=$(costs "$accepted" "$_m_r0" "$(redis_usage)" "$_m_s0" "$_m_s1")
+        fi
         served=$((served + requests))
-        printf '%s %s %s %s %s %s\n' "$(ratio_of "$rps" "${_m_c%% *}")" \
-            "$rps" "$p50" "$p99" "$accepted" "$_m_c" >>"$out/$_m_name.rounds"
+        printf '%s %s %s %s %s %s %s\n' "$(ratio_of "$rps" "${_m_c%% *}")" \
+            "$rps" "$p50" "$p99" "$accepted" "$_m_c" "$_m_k" >>"$out/$_m_name.rounds"
     done
     # ratio rps p50 p99 accepted ceiling_rps ceiling_p50 ceiling_p99
+    # script_us cpu_us redis_ms kafka_ms scripts trips deliveries
     set -- $(sort -n "$out/$_m_name.rounds" | sed -n "$(((rounds + 1) / 2))p")
     ceiling_rps=$6
     row "ceiling ($_m_name)" "$6" "$7" "$8" - "$6"
-    row "$_m_name" "$2" "$3" "$4" "$5" "$6"
-    say "$_m_name: ratios of the $rounds rounds: $(cut -d' ' -f1 "$out/$_m_name.rounds" | tr '\n' ' ')"
+    row "$_m_name" "$2" "$3" "$4" "$5" "$6" "$9" "${10}" "${11}" "${12}"
+    _m_line="$_m_name: ratios of the $rounds rounds: $(rounds_column 1)"
+    [ -z "$_m_costs" ] || _m_line="$_m_line; Redis script µs/seat: $(rounds_column 9)"
+    say "$_m_line"
 }
 
+# rounds_column N: field N of every round of $_m_name, in round order, on
+# one line.
+rounds_column() {
+    awk -v n="$1" '{ printf "%s%s", (NR > 1 ? " " : ""), $n }' "$out/$_m_name.rounds"
+}
+
+# caught_up: wait until no reservation is pending in Redis (`seckill
+# stats`, the "all" row): the consumer has claimed, persisted and confirmed
+# every accepted order (or the sweeper gave an orphan's seat back). Cheap for
+# Redis (an HGET and a ZCARD per course), so it can end a measuring window.
+caught_up() {
+    _i=0
+    until [ "$($cli stats 2>/dev/null | awk '$1 == "all" { print $4 }')" = 0 ]; do
+        _i=$((_i + 1))
+        [ $_i -lt 3000 ] || { $cli stats; die "reservations still pending after 5 min"; }
+        sleep 0.1
+    done
+}
+
+# quiet: wait until the consumer has persisted every accepted order and the
+# invariants hold. `seckill check` alone does not wait for the consumer: its
+# invariants hold with reservations in flight (it only notes them), hence
+# caught_up first.
 quiet() {
-    # Wait until the consumer has persisted every accepted order.
+    caught_up
     _i=0
     until $cli check >/dev/null 2>&1; do
         _i=$((_i + 1))
@@ -171,8 +284,8 @@ drop_bench_courses
 fresh_sale
 warm_up
 
-printf 'scenario\trps\tp50_ms\tp99_ms\taccepted\tceiling_rps\tratio\n' >"$tsv"
-printf '%-22s %9s %8s %8s %9s %11s %6s\n' scenario rps p50_ms p99_ms accepted ceiling_rps ratio
+printf '%s\n' "$columns" | tr ' ' '\t' >"$tsv"
+printf "$table_line" $columns
 
 # --- seed: the original flash crowd, 10,000 buyers for 850 seats --------
 # wrk runs for its whole -d; the rate counts the time the requests took.
@@ -181,7 +294,7 @@ sold_850() {
     [ "$accepted" = 850 ] || say "WARNING: $1 accepted $accepted, expected 850 ($statuses)"
 }
 served=0
-measure seed new_sale seed sold_850
+measure seed new_sale seed sold_850 costs
 quiet
 
 # --- sold-out: every course at 0 (the state seed leaves) ----------------
@@ -220,7 +333,7 @@ quiet
 new_sale
 $cli course add $open_course "bench: unlimited seats" 100000000 >/dev/null
 all_accepted() { BENCH_COURSES=$open_course BENCH_REQUESTS=0 wrk_run "$1" -d"$duration"; }
-measure all-accepted nothing all_accepted
+measure all-accepted nothing all_accepted nothing costs
 quiet
 $cli course remove $open_course --force >/dev/null
 
