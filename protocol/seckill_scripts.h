@@ -1,75 +1,90 @@
 /*
- * The Redis side of Course Seckill's protocol, shared by the nginx module,
- * the consumer daemon and the CLI: key names and the Lua scripts that move
- * an order's status key. Each script touches the keys of one course only,
- * all carrying the hash tag {c<id>}, so a course lives in one Redis Cluster
- * slot and every transition is atomic.
+ * The Lua scripts of Course Seckill, shared by the nginx module, the
+ * consumer daemon and the CLI.  Each touches the keys of one course only
+ * (seckill_keys.h: all carry the hash tag {c<id>}), so a course lives in one
+ * Redis Cluster slot and every transition is atomic.
  *
- * Status of seckill:{c<id>}:u:<user> (field `status`):
+ * The status key seckill:{c<id>}:u:<uid> (field `status`) is the arbiter:
  *
  *   pending --claim--> claimed --confirm--> success
  *      \
  *       `--release--> failed     (delivery failed or timed out; orphan swept)
  *
- * The status key is the arbiter between the producer side (which releases a
- * reservation whose Kafka delivery failed) and the consumer (which claims it
- * before inserting the order): whichever transition runs first wins and the
- * other side obeys the script's answer.
+ * between the producer side (which releases a reservation whose Kafka
+ * delivery failed) and the consumer (which claims it before inserting the
+ * order): whichever transition runs first wins and the other side obeys the
+ * script's answer.
+ *
+ * The four arbiter scripts take n orders of ONE course per call: one call
+ * costs Redis far more than one order's work (parsing, script lookup, the
+ * MULTI/EXEC around its effects in the AOF), so the callers batch what they
+ * have of a course (the module: the purchases of one turn of a worker's
+ * event loop; the consumer: a poll's events).  They share one layout:
+ *
+ *   KEYS[1]        the course hash          seckill:{c<id>}
+ *   KEYS[2]        the pending zset         seckill:{c<id>}:pending
+ *   KEYS[2 + i]    order i's status key     seckill:{c<id>}:u:<uid_i>
+ *   ARGV[2i - 1]   order i's user id
+ *   ARGV[2i]       order i's order id                     (i = 1 .. n)
+ *   ARGV[2n + 1]   reserve only: the caller's clock, Unix ms
+ *
+ * and answer an array of n verdicts in order.  The orders are taken one
+ * after another, each answered exactly as a call of its own would be: two
+ * orders of one user in one call are a purchase and a duplicate, the last
+ * seat goes to the first order that asks.  Redis runs nothing else
+ * meanwhile: callers keep n small (the module: seckill_redis_batch, 64).
  */
 
 #ifndef SECKILL_SCRIPTS_H
 #define SECKILL_SCRIPTS_H
 
-/* printf formats of the keys; the arguments are decimal id strings. */
-#define SECKILL_KEY_CATALOGUE   "seckill:courses"
-#define SECKILL_KEY_COURSE      "seckill:{c%s}"
-#define SECKILL_KEY_USER        "seckill:{c%s}:u:%s"
-#define SECKILL_KEY_PENDING     "seckill:{c%s}:pending"
-#define SECKILL_KEY_ORDER_GEN   "seckill:order_gen"
-
-/* An order id is gen * 2^SECKILL_ORDER_SEQ_BITS + seq, where gen comes from
- * INCR SECKILL_KEY_ORDER_GEN: unique across workers, restarts and nodes. */
-#define SECKILL_ORDER_SEQ_BITS  20
-
 /*
- * reserve and release take the keys of one order:
- *   KEYS[1] course hash, KEYS[2] the user's status key, KEYS[3] pending zset
- * and ARGV[1] user id, ARGV[2] order id.
+ * reserve: each verdict is a pair {verdict, value}: {"ok", order_id},
+ * {"duplicate", the order_id held}, {"not_started", starts_at},
+ * {"ended", ends_at}, {"sold_out", "0"}, {"unknown", "0"}.  A user whose
+ * last attempt failed may try again.
  *
- * claim and confirm take n orders of one course at once, as one call costs
- * Redis far more than one order's work (parsing, script lookup, the AOF's
- * MULTI/EXEC):
- *   KEYS[1] course hash, KEYS[2] pending zset, KEYS[2+i] the status key of
- *   order i; ARGV[2i-1] the user id and ARGV[2i] the order id of order i
- *   (i = 1..n).
- * They answer an array of n verdicts, in order: the orders are taken one
- * after another, each answered as a call of its own would be. Redis runs
- * nothing else meanwhile: the caller keeps n small.
- */
-
-/*
- * reserve: ARGV[3] is the caller's clock in Unix ms.
- * Answers {verdict, value}: {"ok", order_id}, {"duplicate", order_id},
- * {"not_started", starts_at}, {"ended", ends_at}, {"sold_out", "0"},
- * {"unknown", "0"}. A user whose last attempt failed may try again.
+ * The course hash is read once per call and written once (HINCRBY by the
+ * seats taken), the pending zset takes the call's users in one ZADD: what
+ * an order costs alone is one HMGET and one HSET of its status key.
  */
 #define SECKILL_SCRIPT_RESERVE                                                \
-    "local st = redis.call('HMGET', KEYS[2], 'order_id', 'status')\n"         \
-    "if st[2] == 'pending' or st[2] == 'claimed' or st[2] == 'success' then\n"\
-    "  return {'duplicate', st[1]}\n"                                         \
-    "end\n"                                                                   \
+    "local n = #KEYS - 2\n"                                                   \
+    "local now = ARGV[2 * n + 1]\n"                                           \
     "local c = redis.call('HMGET', KEYS[1], 'remaining', 'starts_at',"        \
     " 'ends_at')\n"                                                           \
-    "if not c[1] then return {'unknown', '0'} end\n"                          \
-    "local now = tonumber(ARGV[3])\n"                                         \
-    "if now < tonumber(c[2]) then return {'not_started', c[2]} end\n"         \
-    "if now >= tonumber(c[3]) then return {'ended', c[3]} end\n"              \
-    "if tonumber(c[1]) <= 0 then return {'sold_out', '0'} end\n"              \
-    "redis.call('HINCRBY', KEYS[1], 'remaining', -1)\n"                       \
-    "redis.call('HSET', KEYS[2], 'order_id', ARGV[2], 'status', 'pending',"   \
-    " 'ts', ARGV[3])\n"                                                       \
-    "redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])\n"                         \
-    "return {'ok', ARGV[2]}\n"
+    "local closed\n"                                                          \
+    "if not c[1] then closed = {'unknown', '0'}\n"                            \
+    "elseif tonumber(now) < tonumber(c[2]) then"                              \
+    " closed = {'not_started', c[2]}\n"                                       \
+    "elseif tonumber(now) >= tonumber(c[3]) then closed = {'ended', c[3]}\n"  \
+    "end\n"                                                                   \
+    "local left = closed and 0 or tonumber(c[1])\n"                           \
+    "local out, pend = {}, {}\n"                                              \
+    "for i = 1, n do\n"                                                       \
+    "  local key, order = KEYS[2 + i], ARGV[2 * i]\n"                         \
+    "  local st = redis.call('HMGET', key, 'order_id', 'status')\n"           \
+    "  if st[2] == 'pending' or st[2] == 'claimed'"                           \
+    " or st[2] == 'success' then\n"                                           \
+    "    out[i] = {'duplicate', st[1]}\n"                                     \
+    "  elseif closed then\n"                                                  \
+    "    out[i] = closed\n"                                                   \
+    "  elseif left <= 0 then\n"                                               \
+    "    out[i] = {'sold_out', '0'}\n"                                        \
+    "  else\n"                                                                \
+    "    left = left - 1\n"                                                   \
+    "    redis.call('HSET', key, 'order_id', order, 'status', 'pending',"     \
+    " 'ts', now)\n"                                                           \
+    "    pend[#pend + 1] = now\n"                                             \
+    "    pend[#pend + 1] = ARGV[2 * i - 1]\n"                                 \
+    "    out[i] = {'ok', order}\n"                                            \
+    "  end\n"                                                                 \
+    "end\n"                                                                   \
+    "if #pend > 0 then\n"                                                     \
+    "  redis.call('HINCRBY', KEYS[1], 'remaining', -#pend / 2)\n"             \
+    "  redis.call('ZADD', KEYS[2], unpack(pend))\n"                           \
+    "end\n"                                                                   \
+    "return out\n"
 
 /*
  * release: give the seat back if the reservation is still pending.
@@ -78,16 +93,28 @@
  * key holds another order or none (reset, or released already).
  */
 #define SECKILL_SCRIPT_RELEASE                                                \
-    "local st = redis.call('HMGET', KEYS[2], 'order_id', 'status')\n"         \
-    "if st[1] ~= ARGV[2] then return 'gone' end\n"                            \
-    "if st[2] == 'claimed' or st[2] == 'success' then return 'confirmed' end\n"\
-    "if st[2] ~= 'pending' then return 'gone' end\n"                          \
-    "redis.call('HSET', KEYS[2], 'status', 'failed')\n"                       \
-    "redis.call('ZREM', KEYS[3], ARGV[1])\n"                                  \
-    "if redis.call('EXISTS', KEYS[1]) == 1 then\n"                            \
-    "  redis.call('HINCRBY', KEYS[1], 'remaining', 1)\n"                      \
+    "local out, users = {}, {}\n"                                             \
+    "for i = 1, #KEYS - 2 do\n"                                               \
+    "  local key, verdict = KEYS[2 + i], 'gone'\n"                            \
+    "  local st = redis.call('HMGET', key, 'order_id', 'status')\n"           \
+    "  if st[1] == ARGV[2 * i] then\n"                                        \
+    "    if st[2] == 'claimed' or st[2] == 'success' then\n"                  \
+    "      verdict = 'confirmed'\n"                                           \
+    "    elseif st[2] == 'pending' then\n"                                    \
+    "      redis.call('HSET', key, 'status', 'failed')\n"                     \
+    "      users[#users + 1] = ARGV[2 * i - 1]\n"                             \
+    "      verdict = 'released'\n"                                            \
+    "    end\n"                                                               \
+    "  end\n"                                                                 \
+    "  out[i] = verdict\n"                                                    \
     "end\n"                                                                   \
-    "return 'released'\n"
+    "if #users > 0 then\n"                                                    \
+    "  redis.call('ZREM', KEYS[2], unpack(users))\n"                          \
+    "  if redis.call('EXISTS', KEYS[1]) == 1 then\n"                          \
+    "    redis.call('HINCRBY', KEYS[1], 'remaining', #users)\n"               \
+    "  end\n"                                                                 \
+    "end\n"                                                                   \
+    "return out\n"
 
 /*
  * claim: the consumer takes the order before inserting it. Answers "claimed"
@@ -134,5 +161,84 @@
     "end\n"                                                                   \
     "if #users > 0 then redis.call('ZREM', KEYS[2], unpack(users)) end\n"     \
     "return out\n"
+
+/*
+ * The CLI's course scripts write a course hash as a whole, so that the
+ * arbiter scripts never read one half written.  Each takes the keys of one
+ * course; the CLI sends them with EVAL (one call per course and command).
+ */
+
+/*
+ * load course (`seckill load` and the commands that put one course on sale):
+ * rewrites the course hash in one atomic step, so that no reservation slips
+ * between counting the pending ones and setting remaining.  DEL first: the
+ * hash holds exactly the fields of the contract.
+ *
+ *   KEYS[1]        the course hash          seckill:{c<id>}
+ *   KEYS[2]        the pending zset         seckill:{c<id>}:pending
+ *   ARGV[1 .. 5]   name, total, the orders persisted (MariaDB), starts_at,
+ *                  ends_at
+ *   ARGV[6 ..]     the pending zset's members, read before the orders were
+ *                  counted: one that left the zset since was persisted
+ *
+ * remaining = total - orders - pending - gone, never below 0 (why the
+ * snapshot: consumer/src/store.h).  Answers {pending, gone, remaining}: the
+ * reservations pending now, the snapshot's members no longer pending, the
+ * seats written as remaining (integers).
+ */
+#define SECKILL_SCRIPT_LOAD_COURSE                                            \
+    "local pending = redis.call('ZCARD', KEYS[2])\n"                          \
+    "local gone = 0\n"                                                        \
+    "for i = 6, #ARGV do\n"                                                   \
+    "  if not redis.call('ZSCORE', KEYS[2], ARGV[i]) then"                    \
+    " gone = gone + 1 end\n"                                                  \
+    "end\n"                                                                   \
+    "local remaining = tonumber(ARGV[2]) - tonumber(ARGV[3])"                 \
+    " - pending - gone\n"                                                     \
+    "if remaining < 0 then remaining = 0 end\n"                               \
+    "redis.call('DEL', KEYS[1])\n"                                            \
+    "redis.call('HSET', KEYS[1], 'name', ARGV[1], 'total', ARGV[2],\n"        \
+    "  'remaining', remaining, 'starts_at', ARGV[4], 'ends_at', ARGV[5])\n"   \
+    "return {pending, gone, remaining}\n"
+
+/*
+ * set window (`seckill course set-window`): both ends of the sale window at
+ * once, and only on a whole hash: a course not loaded stays unknown rather
+ * than half there.
+ *
+ *   KEYS[1]        the course hash
+ *   ARGV[1]        starts_at (Unix ms, included)
+ *   ARGV[2]        ends_at (Unix ms, excluded)
+ *
+ * Answers 1, or 0 when there is no course hash (nothing written).
+ */
+#define SECKILL_SCRIPT_SET_WINDOW                                             \
+    "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"               \
+    "redis.call('HSET', KEYS[1], 'starts_at', ARGV[1], 'ends_at', ARGV[2])\n" \
+    "return 1\n"
+
+/*
+ * add seats (`seckill fill`): more seats for a course already on sale, its
+ * window stretched to cover [starts_at, ends_at).  The caller makes sure the
+ * hash exists (else the script fails half done, after the HINCRBYs).
+ *
+ *   KEYS[1]        the course hash
+ *   ARGV[1]        the seats to add to total and remaining
+ *   ARGV[2]        starts_at, ARGV[3] ends_at (Unix ms)
+ *
+ * Answers 1.
+ */
+#define SECKILL_SCRIPT_ADD_SEATS                                              \
+    "redis.call('HINCRBY', KEYS[1], 'total', ARGV[1])\n"                      \
+    "redis.call('HINCRBY', KEYS[1], 'remaining', ARGV[1])\n"                  \
+    "if tonumber(redis.call('HGET', KEYS[1], 'starts_at'))"                   \
+    " > tonumber(ARGV[2]) then\n"                                             \
+    "  redis.call('HSET', KEYS[1], 'starts_at', ARGV[2])\n"                   \
+    "end\n"                                                                   \
+    "if tonumber(redis.call('HGET', KEYS[1], 'ends_at'))"                     \
+    " < tonumber(ARGV[3]) then\n"                                             \
+    "  redis.call('HSET', KEYS[1], 'ends_at', ARGV[3])\n"                     \
+    "end\n"                                                                   \
+    "return 1\n"
 
 #endif /* SECKILL_SCRIPTS_H */

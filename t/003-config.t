@@ -68,10 +68,31 @@ qr/"seckill_courses" directive is not allowed here/
 
 
 
-=== TEST 7: a valid configuration starts
+=== TEST 7: a reserve batch of no orders
+--- http_config
+    seckill_redis_batch 0;
+--- config
+--- must_die
+--- error_log eval
+qr/invalid value "0" in "seckill_redis_batch" directive, it must be a number of orders from 1 to 1000/
+
+
+
+=== TEST 8: a reserve batch above the bound
+--- http_config
+    seckill_redis_batch 1001;
+--- config
+--- must_die
+--- error_log eval
+qr/invalid value "1001" in "seckill_redis_batch" directive/
+
+
+
+=== TEST 9: a valid configuration starts
 --- http_config
     seckill_redis 127.0.0.1:6379;
     seckill_redis_timeout 150ms;
+    seckill_redis_batch 1;
     seckill_redis_connect_timeout 2s;
     seckill_kafka_property linger.ms 1;
 --- config

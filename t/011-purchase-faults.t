@@ -2,27 +2,12 @@
 # the seat back on sale, other locations served.  Courses 111..119.
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
-use SeckillNginx qw(redis drop_course forget_courses course http ready);
+use SeckillNginx qw(redis stall_redis drop_course forget_courses course http
+                    ready);
 use IO::Socket::INET;
-use POSIX ();
 use Time::HiRes ();
 
 no_shuffle();
-
-# Redis runs one script at a time: this one keeps it busy for $ms
-sub stall_redis {
-    my $ms = shift;
-    my $pid = fork // die "fork: $!";
-    if ($pid == 0) {
-        redis('EVAL', "local t = redis.call('TIME') "
-              . "local s = t[1] * 1000000 + t[2] "
-              . "repeat t = redis.call('TIME') "
-              . "until t[1] * 1000000 + t[2] - s > $ms * 1000", 0);
-        POSIX::_exit(0);
-    }
-    Time::HiRes::sleep(0.1);
-    return $pid;
-}
 
 add_cleanup_handler(sub { forget_courses(111 .. 119) });
 

@@ -215,16 +215,6 @@ static int selected(const struct batch_entry *e, enum batch_select sel)
     return e->kind == ENTRY_ORDER && (sel == SELECT_ORDERS || e->verdict == VERDICT_CLAIMED);
 }
 
-/* The entry index breaks ties: qsort is not stable, the grouping must be. */
-static int by_course(const void *pa, const void *pb)
-{
-    const struct course_order *a = pa, *b = pb;
-
-    if (a->course_id != b->course_id)
-        return a->course_id < b->course_id ? -1 : 1;
-    return a->entry < b->entry ? -1 : a->entry > b->entry;
-}
-
 int batch_by_course(const struct batch *b, enum batch_select sel,
                     struct course_order **out, size_t *n)
 {
@@ -247,19 +237,10 @@ int batch_by_course(const struct batch *b, enum batch_select sel,
             count++;
         }
     }
-    qsort(o, count, sizeof(*o), by_course);
+    course_orders_sort(o, count);
     *out = o;
     *n = count;
     return 0;
-}
-
-size_t course_run(const struct course_order *o, size_t n, size_t max)
-{
-    size_t len = 0;
-
-    while (len < n && len < max && o[len].course_id == o[0].course_id)
-        len++;
-    return len;
 }
 
 void sqlbuf_free(struct sqlbuf *sql)

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "call.h"
 #include "event.h"
 
 enum entry_kind {
@@ -112,23 +113,12 @@ enum batch_select {
     SELECT_CLAIMED
 };
 
-/* An order of the batch, by its course. */
-struct course_order {
-    uint64_t course_id;
-    size_t entry;               /* index in b->entries */
-};
-
-/* The selected orders grouped by course, since a script call takes the keys
- * of one course only (one Redis Cluster slot): sorted by course id and,
- * within a course, in batch order. Sets *out to a malloc'd array of *n
- * elements (NULL when none is selected). Returns 0, or -1 when out of
- * memory. */
+/* The selected orders grouped by course for the script calls (call.h):
+ * sorted by course id and, within a course, in batch order; entry is the
+ * index in b->entries. Sets *out to a malloc'd array of *n elements (NULL
+ * when none is selected). Returns 0, or -1 when out of memory. */
 int batch_by_course(const struct batch *b, enum batch_select sel,
                     struct course_order **out, size_t *n);
-
-/* How many of the n orders at o, at most max, belong to the course of the
- * first: the next script call of grouped orders. 0 when n is 0. */
-size_t course_run(const struct course_order *o, size_t n, size_t max);
 
 /* A growing buffer for the INSERT statement, reused batch after batch. */
 struct sqlbuf {

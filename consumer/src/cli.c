@@ -19,6 +19,7 @@
 #include "db.h"
 #include "fill.h"
 #include "ids.h"
+#include "seckill_keys.h"
 #include "signurl.h"
 #include "store.h"
 #include "topics.h"
@@ -819,8 +820,8 @@ static const struct command commands[] = {
       "    850 seats, on sale from now for 30 days;\n"
       "  - then does what `seckill load` does.\n", cmd_init, 0 },
     { "load", "usage: seckill [-c FILE] load\n"
-      "Puts each course of MariaDB on sale in Redis: its hash seckill:{c<id>}\n"
-      "(name, total, remaining, starts_at, ends_at) and its id in seckill:courses,\n"
+      "Puts each course of MariaDB on sale in Redis: its hash " SECKILL_KEY_COURSE("<id>") "\n"
+      "(name, total, remaining, starts_at, ends_at) and its id in " SECKILL_KEY_CATALOGUE ",\n"
       "with remaining = total - orders in MariaDB - pending reservations.\n"
       "Courses no longer in MariaDB are taken off sale. Exact on a quiet sale;\n"
       "under traffic it can only leave seats off sale, never sell one twice.\n", cmd_load, 0 },
@@ -862,7 +863,7 @@ static const struct command commands[] = {
       "Example: seckill course add 7 \"Operating Systems\" 120 --starts +10m --ends 2026-12-31T16:00:00Z\n",
       cmd_course_add, 1 },
     { "course remove", "usage: seckill [-c FILE] course remove ID [--force]\n"
-      "Takes a course off sale and deletes it: its id in seckill:courses, its hash,\n"
+      "Takes a course off sale and deletes it: its id in " SECKILL_KEY_CATALOGUE ", its hash,\n"
       "pending set and users' order keys in Redis, then its row in MariaDB.\n"
       "A course with orders in MariaDB or reservations pending in Redis is left\n"
       "alone unless --force, which deletes its orders too: stop the traffic to\n"

@@ -10,23 +10,18 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "call.h"
 #include "catalog.h"
 #include "keys.h"
+#include "seckill_order_id.h"
 #include "seckill_scripts.h"
 
 #define CHUNK 1000
 #define FLUSH_MS 60000
-
-/* Adds seats to a course hash already in Redis, stretching its window.
- * KEYS: course hash. ARGV: seats, starts_at, ends_at. */
-static const char add_seats_script[] =
-    "redis.call('HINCRBY', KEYS[1], 'total', ARGV[1]) "
-    "redis.call('HINCRBY', KEYS[1], 'remaining', ARGV[1]) "
-    "if tonumber(redis.call('HGET', KEYS[1], 'starts_at')) > tonumber(ARGV[2]) then "
-    "  redis.call('HSET', KEYS[1], 'starts_at', ARGV[2]) end "
-    "if tonumber(redis.call('HGET', KEYS[1], 'ends_at')) < tonumber(ARGV[3]) then "
-    "  redis.call('HSET', KEYS[1], 'ends_at', ARGV[3]) end "
-    "return 1";
+/* Orders per reserve or release call: as many as the module's calls take
+ * at most (seckill_redis_batch's default), so that the backlog is made the
+ * way a flash sale makes it. */
+#define CALL_ORDERS 64
 
 enum delivery {
     NOT_SENT,               /* not produced (yet) */
@@ -111,7 +106,7 @@ static int add_seats(struct filler *f, const struct fill_options *opt)
 
     for (unsigned i = 0; i < opt->courses; i++) {
         const struct course *c = &courses[i];
-        char hash[KEY_MAX];
+        char hash[SECKILL_KEY_MAX];
         redisReply *r;
         int there;
 
@@ -121,7 +116,7 @@ static int add_seats(struct filler *f, const struct fill_options *opt)
         there = r->integer == 1;
         freeReplyObject(r);
         if (there) {
-            r = redis(f, "EVAL %s 1 %s %" PRIu32 " %" PRId64 " %" PRId64, add_seats_script, hash,
+            r = redis(f, "EVAL %s 1 %s %" PRIu32 " %" PRId64 " %" PRId64, SECKILL_SCRIPT_ADD_SEATS, hash,
                       c->total, c->starts_at, c->ends_at);
             if (r == NULL)
                 goto done;
@@ -155,19 +150,28 @@ done:
     return rc;
 }
 
-/* The next order id of the contract: gen * 2^20 + seq. */
+/* The next order id of the contract (seckill_order_id.h), from a block of
+ * its own taken from the shared generator. */
 static int next_order_id(struct filler *f, uint64_t *id)
 {
-    if (f->gen == 0 || f->seq == (UINT64_C(1) << SECKILL_ORDER_SEQ_BITS)) {
+    if (f->gen == 0 || f->seq == SECKILL_ORDER_SEQS) {
         redisReply *r = redis(f, "INCR %s", SECKILL_KEY_ORDER_GEN);
+        long long gen;
 
         if (r == NULL)
             return -1;
-        f->gen = (uint64_t)r->integer;
-        f->seq = 0;
+        gen = r->integer;
         freeReplyObject(r);
+        if (gen < 1 || (uint64_t)gen > SECKILL_ORDER_GEN_MAX) {
+            snprintf(f->err, f->errlen, "Redis at %s: INCR " SECKILL_KEY_ORDER_GEN " answered %lld, not a "
+                     "generator id from 1 to %" PRIu64 ": its order ids would not stay below 2^53",
+                     f->st->addr, gen, SECKILL_ORDER_GEN_MAX);
+            return -1;
+        }
+        f->gen = (uint64_t)gen;
+        f->seq = 0;
     }
-    *id = (f->gen << SECKILL_ORDER_SEQ_BITS) + f->seq++;
+    *id = seckill_order_id(f->gen, f->seq++);
     return 0;
 }
 
@@ -234,70 +238,157 @@ static int produce(struct filler *f, struct order *o)
     }
 }
 
-/* Reserves a chunk of orders (pipelined), produces the ones reserved.
- * *refused counts the reserve script's other answers. */
-static int reserve_chunk(struct filler *f, struct order *o, size_t n, uint64_t *refused)
+/* Groups the n orders at o by course into by (room for n), keeping those
+ * that want() takes, or all when it is NULL. Returns how many it kept. */
+static size_t by_course(const struct order *o, size_t n, int (*want)(const struct order *),
+                        struct course_order *by)
 {
-    int rc = 0;
+    size_t kept = 0;
 
     for (size_t i = 0; i < n; i++) {
-        char course[KEY_MAX], user[KEY_MAX], pending[KEY_MAX], uid[24], ts[24], oid[24];
-
-        key_course(course, o[i].course_id);
-        key_user(user, o[i].course_id, o[i].user_id);
-        key_pending(pending, o[i].course_id);
-        snprintf(uid, sizeof(uid), "%" PRIu64, o[i].user_id);
-        snprintf(ts, sizeof(ts), "%" PRId64, o[i].ts);
-        snprintf(oid, sizeof(oid), "%" PRIu64, o[i].order_id);
-        /* ARGV: user id, order id, clock (seckill_scripts.h). */
-        redisAppendCommand(f->st->rc, "EVALSHA %s 3 %s %s %s %s %s %s", f->reserve_sha,
-                           course, user, pending, uid, oid, ts);
+        if (want != NULL && !want(&o[i]))
+            continue;
+        by[kept].course_id = o[i].course_id;
+        by[kept].entry = i;
+        kept++;
     }
-    for (size_t i = 0; i < n; i++) {
+    course_orders_sort(by, kept);
+    return kept;
+}
+
+/* Queues one call of the script per run of at most CALL_ORDERS orders of
+ * one course among the n grouped ones at by; now is reserve's clock, NULL
+ * for release. *sent counts the calls queued, whose replies must be read
+ * even when it returns -1 (hiredis out of memory). */
+static int send_calls(struct filler *f, const char *sha, const struct order *o,
+                      const struct course_order *by, size_t n, const int64_t *now, size_t *sent)
+{
+    struct call call;
+    size_t len;
+
+    *sent = 0;
+    for (size_t at = 0; at < n; at += len, (*sent)++) {
+        len = course_run(by + at, n - at, CALL_ORDERS);
+        call_begin(&call, sha, by[at].course_id);
+        for (size_t k = at; k < at + len; k++)
+            call_add(&call, o[by[k].entry].user_id, o[by[k].entry].order_id);
+        if (now != NULL)
+            call_end_at(&call, *now);
+        else
+            call_end(&call);
+        if (redisAppendCommandArgv(f->st->rc, call.argc, call.argv, NULL) != REDIS_OK)
+            return fail(f, "Redis at %s: out of memory queueing a script", f->st->addr);
+    }
+    return 0;
+}
+
+/* Applied to each order's verdict. */
+typedef void verdict_fn(struct filler *f, struct order *o, const redisReply *v, void *arg);
+
+/* Reads the replies to the sent calls that send_calls() queued and hands
+ * each order its verdict: its element of the reply, or the whole reply when that
+ * is no array of one verdict per order (an error). Returns 0, or -1 when
+ * the connection failed. */
+static int read_calls(struct filler *f, struct order *o, const struct course_order *by, size_t n,
+                      size_t sent, verdict_fn *fn, void *arg)
+{
+    size_t len;
+
+    for (size_t at = 0; sent > 0; at += len, sent--) {
         redisReply *r;
 
+        len = course_run(by + at, n - at, CALL_ORDERS);
         if (redisGetReply(f->st->rc, (void **)&r) != REDIS_OK)
             return fail(f, "Redis: %s", f->st->rc->errstr);
-        if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_STRING
-            && strcmp(r->element[0]->str, "ok") == 0) {
-            if (rc == 0 && produce(f, &o[i]) != 0)
-                rc = -1;
-        } else {
-            o[i].delivery = REFUSED;
-            if (*refused == 0)
-                fprintf(stderr, "seckill: fill: order %" PRIu64 " not reserved: %s\n", o[i].order_id,
-                        r->type == REDIS_REPLY_ARRAY && r->elements > 0 ? r->element[0]->str
-                        : r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-            (*refused)++;
+        for (size_t k = 0; k < len; k++) {
+            const redisReply *v = r->type == REDIS_REPLY_ARRAY && r->elements == len ? r->element[k] : r;
+
+            fn(f, &o[by[at + k].entry], v, arg);
         }
         freeReplyObject(r);
     }
+    return 0;
+}
+
+struct reserving {
+    uint64_t *refused;      /* the reserve script's other answers */
+    int rc;                 /* -1 once producing failed */
+};
+
+/* "ok": produce the order; else it is refused, and the first refusal says why. */
+static void reserve_answer(struct filler *f, struct order *o, const redisReply *v, void *arg)
+{
+    struct reserving *res = arg;
+
+    if (v->type == REDIS_REPLY_ARRAY && v->elements == 2 && v->element[0]->type == REDIS_REPLY_STRING
+        && strcmp(v->element[0]->str, "ok") == 0) {
+        if (res->rc == 0 && produce(f, o) != 0)
+            res->rc = -1;
+        return;
+    }
+    o->delivery = REFUSED;
+    if (*res->refused == 0)
+        fprintf(stderr, "seckill: fill: order %" PRIu64 " not reserved: %s\n", o->order_id,
+                v->type == REDIS_REPLY_ARRAY && v->elements > 0 ? v->element[0]->str
+                : v->type == REDIS_REPLY_ERROR ? v->str : "unexpected reply");
+    (*res->refused)++;
+}
+
+/* Reserves a chunk of orders (pipelined, grouped by course), produces the
+ * ones reserved. *refused counts the reserve script's other answers. */
+static int reserve_chunk(struct filler *f, struct order *o, size_t n, uint64_t *refused)
+{
+    struct course_order by[CHUNK];
+    struct reserving res = { refused, 0 };
+    int64_t now = now_ms();
+    size_t sent;
+    int queued;
+
+    /* The reserve script's clock for the whole chunk: the events say when
+     * their orders were reserved, as the module's do. */
+    for (size_t i = 0; i < n; i++)
+        o[i].ts = now;
+    by_course(o, n, NULL, by);
+    queued = send_calls(f, f->reserve_sha, o, by, n, &now, &sent);
+    if (read_calls(f, o, by, n, sent, reserve_answer, &res) != 0)
+        return -1;
     rd_kafka_poll(f->rk, 0);
-    return rc;
+    return queued == 0 && res.rc == 0 ? 0 : -1;
+}
+
+static int not_delivered(const struct order *o)
+{
+    return o->delivery != ACKED && o->delivery != REFUSED;
+}
+
+/* "released" counts; "confirmed" (the consumer claimed it: it will be
+ * persisted) and "gone" (not reserved, or released already) do not. */
+static void release_answer(struct filler *f, struct order *o, const redisReply *v, void *arg)
+{
+    uint64_t *count = arg;
+
+    (void)o;
+    if (v->type == REDIS_REPLY_STRING && strcmp(v->str, "released") == 0)
+        (*count)++;
+    else if (v->type == REDIS_REPLY_ERROR)
+        snprintf(f->err, f->errlen, "Redis at %s: %s", f->st->addr, v->str);
 }
 
 /* A reservation whose event did not reach Kafka goes back on sale. */
 static uint64_t release_failed(struct filler *f, struct order *o, size_t n)
 {
-    uint64_t released = 0;
+    struct course_order by[CHUNK];
+    uint64_t count = 0;
 
-    for (size_t i = 0; i < n; i++) {
-        char course[KEY_MAX], user[KEY_MAX], pending[KEY_MAX];
-        redisReply *r;
+    for (size_t i = 0; i < n; i += CHUNK) {
+        size_t len = n - i < CHUNK ? n - i : CHUNK;
+        size_t m = by_course(o + i, len, not_delivered, by), sent;
+        int queued = send_calls(f, f->release_sha, o + i, by, m, NULL, &sent);
 
-        if (o[i].delivery == ACKED || o[i].delivery == REFUSED)
-            continue;
-        key_course(course, o[i].course_id);
-        key_user(user, o[i].course_id, o[i].user_id);
-        key_pending(pending, o[i].course_id);
-        r = redis(f, "EVALSHA %s 3 %s %s %s %" PRIu64 " %" PRIu64, f->release_sha,
-                  course, user, pending, o[i].user_id, o[i].order_id);
-        if (r != NULL) {
-            released += r->type == REDIS_REPLY_STRING && strcmp(r->str, "released") == 0;
-            freeReplyObject(r);
-        }
+        if (read_calls(f, o + i, by, m, sent, release_answer, &count) != 0 || queued != 0)
+            break;
     }
-    return released;
+    return count;
 }
 
 static double since(const struct timespec *t0)
@@ -334,7 +425,6 @@ int fill_run(const struct seckill_config *cfg, struct db *db, struct store *st,
             goto done;
         o->course_id = FILL_FIRST_COURSE + i % opt->courses;
         o->user_id = o->order_id;
-        o->ts = now_ms();
     }
     for (uint64_t i = 0; i < opt->orders; i += CHUNK) {
         size_t n = opt->orders - i < CHUNK ? (size_t)(opt->orders - i) : CHUNK;

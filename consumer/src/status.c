@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "keys.h"
+#include "call.h"
 #include "seckill_scripts.h"
 
 static const char claim_script[] = SECKILL_SCRIPT_CLAIM;
@@ -59,47 +59,18 @@ static int connected(struct status *s)
     return load_scripts(s);
 }
 
-/* One script call's arguments: EVALSHA, the sha, the number of keys, the
- * course hash, the pending zset and each order's status key, then each
- * order's user id and order id (common/seckill_scripts.h). hiredis copies
- * them into its output buffer, so one of these serves every call. */
-#define CALL_ARGS (5 + 3 * STATUS_CHUNK)
-
-struct call {
-    const char *argv[CALL_ARGS];
-    char numkeys[8], course[KEY_MAX], pending[KEY_MAX];
-    char user[STATUS_CHUNK][KEY_MAX];
-    char ids[STATUS_CHUNK][2][24];
-};
-
 static int append_call(struct status *s, struct call *c, const char *sha,
                        const struct batch *b, const struct course_order *o,
                        size_t n)
 {
-    uint64_t course_id = o[0].course_id;
-    size_t argc = 0;
-
-    snprintf(c->numkeys, sizeof(c->numkeys), "%zu", 2 + n);
-    key_course(c->course, course_id);
-    key_pending(c->pending, course_id);
-    c->argv[argc++] = "EVALSHA";
-    c->argv[argc++] = sha;
-    c->argv[argc++] = c->numkeys;
-    c->argv[argc++] = c->course;
-    c->argv[argc++] = c->pending;
-    for (size_t i = 0; i < n; i++) {
-        key_user(c->user[i], course_id, b->entries[o[i].entry].ev.user_id);
-        c->argv[argc++] = c->user[i];
-    }
+    call_begin(c, sha, o[0].course_id);
     for (size_t i = 0; i < n; i++) {
         const struct order_event *ev = &b->entries[o[i].entry].ev;
 
-        snprintf(c->ids[i][0], sizeof(c->ids[i][0]), "%" PRIu64, ev->user_id);
-        snprintf(c->ids[i][1], sizeof(c->ids[i][1]), "%" PRIu64, ev->order_id);
-        c->argv[argc++] = c->ids[i][0];
-        c->argv[argc++] = c->ids[i][1];
+        call_add(c, ev->user_id, ev->order_id);
     }
-    if (redisAppendCommandArgv(s->store.rc, (int)argc, c->argv, NULL) != REDIS_OK) {
+    call_end(c);
+    if (redisAppendCommandArgv(s->store.rc, c->argc, c->argv, NULL) != REDIS_OK) {
         snprintf(s->err, sizeof(s->err), "Redis at %s: out of memory queueing a script", s->store.addr);
         status_close(s);
         return -1;
@@ -150,7 +121,7 @@ static int answer_call(struct status *s, const struct script *sc,
     return 0;
 }
 
-/* Sends one EVALSHA per run of at most STATUS_CHUNK orders of one course,
+/* Sends one EVALSHA per run of at most CALL_MAX_ORDERS orders of one course,
  * then reads the replies in order into answer_call(). Returns 0, 1 when the
  * server had lost the script (reload and run again), or -1. */
 static int pipeline(struct status *s, const struct script *sc, const char *sha,
@@ -162,7 +133,7 @@ static int pipeline(struct status *s, const struct script *sc, const char *sha,
     int noscript = 0, failed = 0;
 
     for (size_t at = 0; at < n; at += len) {
-        len = course_run(o + at, n - at, STATUS_CHUNK);
+        len = course_run(o + at, n - at, CALL_MAX_ORDERS);
         if (append_call(s, &call, sha, b, o + at, len) != 0)
             return -1;
         sent++;
@@ -172,7 +143,7 @@ static int pipeline(struct status *s, const struct script *sc, const char *sha,
     for (size_t at = 0; sent > 0; at += len, sent--) {
         redisReply *r;
 
-        len = course_run(o + at, n - at, STATUS_CHUNK);
+        len = course_run(o + at, n - at, CALL_MAX_ORDERS);
         if (redisGetReply(s->store.rc, (void **)&r) != REDIS_OK) {
             snprintf(s->err, sizeof(s->err), "Redis at %s: %s", s->store.addr,
                      s->store.rc->errstr[0] ? s->store.rc->errstr : "connection lost");

@@ -1,7 +1,7 @@
-/* The daemon's side of the arbiter protocol (common/seckill_scripts.h): the
- * claim script before an order is inserted, the confirm script after its
- * transaction committed. Each call takes up to STATUS_CHUNK orders of one
- * course, and the calls of a whole batch are pipelined. The connection is
+/* The daemon's side of the arbiter protocol (protocol/seckill_scripts.h):
+ * the claim script before an order is inserted, the confirm script after its
+ * transaction committed. Each call takes up to CALL_MAX_ORDERS orders of one
+ * course (call.h), and the calls of a whole batch are pipelined. The connection is
  * made on first use and made again after any failure. */
 #ifndef SECKILL_STATUS_H
 #define SECKILL_STATUS_H
@@ -11,12 +11,6 @@
 #include "batch.h"
 #include "config.h"
 #include "store.h"
-
-/* Orders per script call at most. Each order a call takes saves Redis one
- * call's overhead, but Redis serves nobody else while a script runs: a call
- * of 100 orders runs for about 0.4 ms (measured on a loaded 2-core machine),
- * short enough for the purchases queued behind it. */
-#define STATUS_CHUNK 100
 
 struct status {
     const struct seckill_config *cfg;

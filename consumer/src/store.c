@@ -10,26 +10,7 @@
 
 #include "ids.h"
 #include "keys.h"
-
-/* Rewrites a course hash in one atomic step, so that no reader sees it half
- * written and no reservation slips between counting the pending ones and
- * setting remaining. DEL first: the hash holds exactly the fields of the
- * contract. Pending snapshot and arithmetic: store.h.
- * KEYS: course hash, pending zset.
- * ARGV: name, total, orders, starts_at, ends_at, then the snapshot's members.
- * Returns {pending, gone, remaining}. */
-static const char load_script[] =
-    "local pending = redis.call('ZCARD', KEYS[2]) "
-    "local gone = 0 "
-    "for i = 6, #ARGV do "
-    "  if not redis.call('ZSCORE', KEYS[2], ARGV[i]) then gone = gone + 1 end "
-    "end "
-    "local remaining = tonumber(ARGV[2]) - tonumber(ARGV[3]) - pending - gone "
-    "if remaining < 0 then remaining = 0 end "
-    "redis.call('DEL', KEYS[1]) "
-    "redis.call('HSET', KEYS[1], 'name', ARGV[1], 'total', ARGV[2], "
-    "'remaining', remaining, 'starts_at', ARGV[4], 'ends_at', ARGV[5]) "
-    "return {pending, gone, remaining}";
+#include "seckill_scripts.h"
 
 #define LOAD_FIXED_ARGS 10      /* EVAL script 2 hash pending + 5 ARGV */
 #define SCAN_COUNT "1000"
@@ -109,7 +90,7 @@ void store_close(struct store *st)
 int store_pending_snapshot(struct store *st, uint64_t course_id,
                            struct pending_snapshot *snap)
 {
-    char pend[KEY_MAX];
+    char pend[SECKILL_KEY_MAX];
 
     key_pending(pend, course_id);
     snap->members = command(st, "ZRANGE pending", "ZRANGE %s 0 -1", pend);
@@ -133,7 +114,7 @@ void store_snapshot_free(struct pending_snapshot *snap)
 int store_load_course(struct store *st, const struct course *c, uint64_t orders,
                       const struct pending_snapshot *snap, struct load_result *out)
 {
-    char hash[KEY_MAX], pend[KEY_MAX], total[24], count[24], starts[24], ends[24];
+    char hash[SECKILL_KEY_MAX], pend[SECKILL_KEY_MAX], total[24], count[24], starts[24], ends[24];
     size_t argc = LOAD_FIXED_ARGS + snap->members->elements;
     const char **argv = malloc(argc * sizeof(*argv));
     size_t *argvlen = malloc(argc * sizeof(*argvlen));
@@ -153,7 +134,7 @@ int store_load_course(struct store *st, const struct course *c, uint64_t orders,
     snprintf(ends, sizeof(ends), "%" PRId64, c->ends_at);
     {
         const char *fixed[LOAD_FIXED_ARGS] = {
-            "EVAL", load_script, "2", hash, pend, c->name, total, count, starts, ends
+            "EVAL", SECKILL_SCRIPT_LOAD_COURSE, "2", hash, pend, c->name, total, count, starts, ends
         };
 
         for (size_t i = 0; i < LOAD_FIXED_ARGS; i++) {
@@ -185,8 +166,8 @@ int store_load_course(struct store *st, const struct course *c, uint64_t orders,
 
     /* Listed only once its hash is whole; apart from the script since
      * seckill:courses lives in another Redis Cluster slot. */
-    if ((reply = command(st, "ZADD " KEY_COURSES, "ZADD %s %" PRIu64 " %" PRIu64,
-                         KEY_COURSES, c->id, c->id)) == NULL)
+    if ((reply = command(st, "ZADD " SECKILL_KEY_CATALOGUE, "ZADD %s %" PRIu64 " %" PRIu64,
+                         SECKILL_KEY_CATALOGUE, c->id, c->id)) == NULL)
         return -1;
     freeReplyObject(reply);
     return 0;
@@ -205,17 +186,17 @@ int store_unlist_others(struct store *st, const uint64_t *keep, size_t n,
     redisReply *list, *reply;
 
     *removed = 0;
-    if ((list = command(st, "ZRANGE " KEY_COURSES, "ZRANGE %s 0 -1", KEY_COURSES)) == NULL)
+    if ((list = command(st, "ZRANGE " SECKILL_KEY_CATALOGUE, "ZRANGE %s 0 -1", SECKILL_KEY_CATALOGUE)) == NULL)
         return -1;
     for (size_t i = 0; i < list->elements; i++) {
         redisReply *member = list->element[i];
         uint64_t id;
         int is_id = parse_id(member->str, member->len, &id) == 0;
-        char hash[KEY_MAX];
+        char hash[SECKILL_KEY_MAX];
 
         if (is_id && bsearch(&id, keep, n, sizeof(*keep), cmp_u64) != NULL)
             continue;
-        reply = command(st, "ZREM " KEY_COURSES, "ZREM %s %b", KEY_COURSES, member->str, member->len);
+        reply = command(st, "ZREM " SECKILL_KEY_CATALOGUE, "ZREM %s %b", SECKILL_KEY_CATALOGUE, member->str, member->len);
         if (reply == NULL)
             goto fail;
         freeReplyObject(reply);
@@ -282,7 +263,7 @@ static int delete_matching(struct store *st, const char *pattern, struct wipe_co
         argvlen[0] = 3;
         for (size_t i = 0; i < keys->elements; i++) {
             uint64_t course_id;
-            enum key_kind kind = key_classify(keys->element[i]->str, keys->element[i]->len, &course_id);
+            enum key_kind kind = key_classify(keys->element[i]->str, keys->element[i]->len, &course_id, NULL);
 
             if (kind == KEY_NOT_COURSE)
                 continue;
@@ -316,17 +297,17 @@ fail:
 int store_wipe_courses(struct store *st, struct wipe_counts *counts)
 {
     memset(counts, 0, sizeof(*counts));
-    return delete_matching(st, KEY_ANY_COURSE_PATTERN, counts);
+    return delete_matching(st, SECKILL_KEY_ANY_COURSE, counts);
 }
 
 int store_remove_course(struct store *st, uint64_t course_id, struct wipe_counts *counts)
 {
-    char hash[KEY_MAX], pattern[KEY_MAX + 1];
+    char hash[SECKILL_KEY_MAX], pattern[SECKILL_KEY_MAX + 1];
     redisReply *reply;
 
     memset(counts, 0, sizeof(*counts));
     key_course(hash, course_id);
-    if ((reply = command(st, "ZREM " KEY_COURSES, "ZREM %s %" PRIu64, KEY_COURSES, course_id)) == NULL)
+    if ((reply = command(st, "ZREM " SECKILL_KEY_CATALOGUE, "ZREM %s %" PRIu64, SECKILL_KEY_CATALOGUE, course_id)) == NULL)
         return -1;
     counts->unlisted = reply->type == REDIS_REPLY_INTEGER && reply->integer > 0;
     freeReplyObject(reply);
@@ -342,22 +323,15 @@ int store_remove_course(struct store *st, uint64_t course_id, struct wipe_counts
     return delete_matching(st, pattern, counts);
 }
 
-/* Sets both ends of the window at once, and only on a whole hash: a
- * course not loaded stays unknown rather than half there. */
-static const char window_script[] =
-    "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end "
-    "redis.call('HSET', KEYS[1], 'starts_at', ARGV[1], 'ends_at', ARGV[2]) "
-    "return 1";
-
 int store_set_window(struct store *st, uint64_t course_id, int64_t starts_at, int64_t ends_at,
                      int *loaded)
 {
-    char hash[KEY_MAX];
+    char hash[SECKILL_KEY_MAX];
     redisReply *reply;
 
     key_course(hash, course_id);
     reply = command(st, "setting the sale window", "EVAL %s 1 %s %" PRId64 " %" PRId64,
-                    window_script, hash, starts_at, ends_at);
+                    SECKILL_SCRIPT_SET_WINDOW, hash, starts_at, ends_at);
     if (reply == NULL)
         return -1;
     if (reply->type != REDIS_REPLY_INTEGER) {
@@ -373,7 +347,7 @@ int store_set_window(struct store *st, uint64_t course_id, int64_t starts_at, in
 int store_course_stock(struct store *st, uint64_t course_id,
                        int64_t *remaining, uint64_t *pending)
 {
-    char hash[KEY_MAX], pend[KEY_MAX];
+    char hash[SECKILL_KEY_MAX], pend[SECKILL_KEY_MAX];
     redisReply *hget = NULL, *zcard = NULL;
     int rc = -1;
 
@@ -422,7 +396,7 @@ int store_user_statuses(struct store *st, struct user_status *us, size_t n)
     int rc = 0;
 
     for (i = 0; i < n; i++) {
-        char key[KEY_MAX];
+        char key[SECKILL_KEY_MAX];
 
         key_user(key, us[i].course_id, us[i].user_id);
         redisAppendCommand(st->rc, "HMGET %s order_id status", key);
@@ -466,7 +440,7 @@ int store_scan_users(struct store *st, char cursor[32], struct user_status **out
 
     *out = NULL;
     *n = 0;
-    scan = command(st, "SCAN", "SCAN %s MATCH %s COUNT " SCAN_COUNT, cursor, KEY_ANY_USER_PATTERN);
+    scan = command(st, "SCAN", "SCAN %s MATCH %s COUNT " SCAN_COUNT, cursor, SECKILL_KEY_ANY_USER);
     if (scan == NULL)
         return -1;
     if (scan->type != REDIS_REPLY_ARRAY || scan->elements != 2
@@ -485,11 +459,8 @@ int store_scan_users(struct store *st, char cursor[32], struct user_status **out
     }
     for (size_t i = 0; i < keys->elements; i++) {
         uint64_t course_id, user_id;
-        const char *key = keys->element[i]->str, *u;
 
-        if (key_classify(key, keys->element[i]->len, &course_id) != KEY_USER
-            || (u = strstr(key, "}:u:")) == NULL
-            || parse_id(u + 4, strlen(u + 4), &user_id) != 0)
+        if (key_classify(keys->element[i]->str, keys->element[i]->len, &course_id, &user_id) != KEY_USER)
             continue;
         us[count].course_id = course_id;
         us[count].user_id = user_id;

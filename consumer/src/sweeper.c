@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "call.h"
 #include "ids.h"
 #include "keys.h"
 #include "log.h"
@@ -120,14 +121,14 @@ static void free_courses(struct course_sweep *cs, size_t n)
  * users: *out (n of them, only those with some). */
 static int find_stale(struct sweeper *sw, int64_t cutoff, struct course_sweep **out, size_t *n)
 {
-    redisReply *list = redisCommand(sw->store.rc, "ZRANGE %s 0 -1", KEY_COURSES);
+    redisReply *list = redisCommand(sw->store.rc, "ZRANGE %s 0 -1", SECKILL_KEY_CATALOGUE);
     struct course_sweep *cs;
     size_t sent = 0, kept = 0;
 
     *out = NULL;
     *n = 0;
     if (list == NULL || list->type != REDIS_REPLY_ARRAY)
-        return redis_fail(sw, "ZRANGE " KEY_COURSES, list);
+        return redis_fail(sw, "ZRANGE " SECKILL_KEY_CATALOGUE, list);
     if (list->elements == 0) {
         freeReplyObject(list);
         return 0;
@@ -140,7 +141,7 @@ static int find_stale(struct sweeper *sw, int64_t cutoff, struct course_sweep **
     }
     for (size_t i = 0; i < list->elements; i++) {
         const redisReply *e = list->element[i];
-        char pending[KEY_MAX];
+        char pending[SECKILL_KEY_MAX];
 
         if (e->type != REDIS_REPLY_STRING || parse_id(e->str, e->len, &cs[sent].id) != 0)
             continue;       /* not a course id of ours: none of our business */
@@ -291,15 +292,16 @@ static const char *field(const redisReply *r, size_t i)
     return i < r->elements && r->element[i]->type == REDIS_REPLY_STRING ? r->element[i]->str : NULL;
 }
 
-/* Reads the status keys of a ready course's stale users, then releases the
- * orphans among them. Returns the number released, or -1. */
+/* Reads the status keys of a ready course's stale users (at most
+ * SWEEP_BATCH), then releases the orphans among them, CALL_MAX_ORDERS per
+ * call of the release script. Returns the number released, or -1. */
 static int release_course(struct sweeper *sw, const struct course_sweep *c, int64_t cutoff, int64_t now)
 {
     const redisReply *users = c->users;
-    size_t n = users->elements;
-    char course[KEY_MAX], pending[KEY_MAX], user[KEY_MAX];
-    uint64_t *uids;
-    char (*orders)[24];
+    size_t n = users->elements, orphans = 0, sent = 0, len;
+    char user[SECKILL_KEY_MAX];
+    uint64_t *uids, *orders;
+    struct call call;
     int released = 0, noscript = 0;
 
     uids = calloc(n, sizeof(*uids));
@@ -310,8 +312,6 @@ static int release_course(struct sweeper *sw, const struct course_sweep *c, int6
         snprintf(sw->err, sizeof(sw->err), "out of memory sweeping course %" PRIu64, c->id);
         return -1;
     }
-    key_course(course, c->id);
-    key_pending(pending, c->id);
     /* uids[i] == 0: a member that is no user id, left alone. */
     for (size_t i = 0; i < n; i++) {
         const redisReply *m = users->element[i];
@@ -324,6 +324,9 @@ static int release_course(struct sweeper *sw, const struct course_sweep *c, int6
         if (redisAppendCommand(sw->store.rc, "HMGET %s order_id status ts", user) != REDIS_OK)
             goto oom;
     }
+    /* The orphans move to the front of uids and orders, in zset order. An
+     * order id in another spelling than the reserve script's (parse_id) is
+     * left alone: no order of ours has it. */
     for (size_t i = 0; i < n; i++) {
         redisReply *r;
 
@@ -332,40 +335,50 @@ static int release_course(struct sweeper *sw, const struct course_sweep *c, int6
         if (redisGetReply(sw->store.rc, (void **)&r) != REDIS_OK)
             goto lost;
         if (r->type == REDIS_REPLY_ARRAY
-            && sweep_decide(field(r, 0), field(r, 1), field(r, 2), cutoff) == SWEEP_RELEASE) {
-            snprintf(orders[i], sizeof(orders[i]), "%s", field(r, 0));
-            log_info("sweeper: releasing order %s (course %" PRIu64 ", user %" PRIu64 "): pending for"
-                     " %.1f s and not in the caught-up log, so its delivery never happened",
-                     orders[i], c->id, uids[i], (double)(now - strtoll(field(r, 2), NULL, 10)) / 1000);
+            && sweep_decide(field(r, 0), field(r, 1), field(r, 2), cutoff) == SWEEP_RELEASE
+            && parse_id(r->element[0]->str, r->element[0]->len, &orders[orphans]) == 0) {
+            uids[orphans] = uids[i];
+            log_info("sweeper: releasing order %" PRIu64 " (course %" PRIu64 ", user %" PRIu64 "): pending"
+                     " for %.1f s and not in the caught-up log, so its delivery never happened",
+                     orders[orphans], c->id, uids[i], (double)(now - strtoll(field(r, 2), NULL, 10)) / 1000);
+            orphans++;
         }
         freeReplyObject(r);
     }
-    for (size_t i = 0; i < n; i++) {
-        char uid[24];
-
-        if (orders[i][0] == '\0')
-            continue;
-        key_user(user, c->id, uids[i]);
-        snprintf(uid, sizeof(uid), "%" PRIu64, uids[i]);
-        if (redisAppendCommand(sw->store.rc, "EVALSHA %s 3 %s %s %s %s %s", sw->release_sha,
-                               course, user, pending, uid, orders[i]) != REDIS_OK)
+    for (size_t at = 0; at < orphans; at += len, sent++) {
+        len = orphans - at < CALL_MAX_ORDERS ? orphans - at : CALL_MAX_ORDERS;
+        call_begin(&call, sw->release_sha, c->id);
+        for (size_t i = at; i < at + len; i++)
+            call_add(&call, uids[i], orders[i]);
+        call_end(&call);
+        if (redisAppendCommandArgv(sw->store.rc, call.argc, call.argv, NULL) != REDIS_OK)
             goto oom;
     }
-    for (size_t i = 0; i < n; i++) {
+    /* One verdict per order: "released", or "confirmed" / "gone" when it was
+     * claimed or released meanwhile (nothing to do). */
+    for (size_t at = 0; sent > 0; at += len, sent--) {
         redisReply *r;
 
-        if (orders[i][0] == '\0')
-            continue;
+        len = orphans - at < CALL_MAX_ORDERS ? orphans - at : CALL_MAX_ORDERS;
         if (redisGetReply(sw->store.rc, (void **)&r) != REDIS_OK)
             goto lost;
-        if (r->type == REDIS_REPLY_STRING && strcmp(r->str, "released") == 0)
-            released++;
-        else if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0)
+        if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
             noscript = 1;
-        else if (r->type != REDIS_REPLY_STRING)
-            log_warn("sweeper: release of order %s (course %" PRIu64 ") answered %s", orders[i],
-                     c->id, r->type == REDIS_REPLY_ERROR ? r->str : "something unexpected");
-        /* "confirmed" or "gone": claimed or released meanwhile; nothing to do. */
+        } else if (r->type != REDIS_REPLY_ARRAY || r->elements != len) {
+            log_warn("sweeper: release of %zu order(s) of course %" PRIu64 " (order %" PRIu64
+                     " first) answered %s", len, c->id, orders[at],
+                     r->type == REDIS_REPLY_ERROR ? r->str : "something unexpected");
+        } else {
+            for (size_t i = 0; i < len; i++) {
+                const redisReply *v = r->element[i];
+
+                if (v->type == REDIS_REPLY_STRING && strcmp(v->str, "released") == 0)
+                    released++;
+                else if (v->type != REDIS_REPLY_STRING)
+                    log_warn("sweeper: release of order %" PRIu64 " (course %" PRIu64 ") answered "
+                             "something unexpected", orders[at + i], c->id);
+            }
+        }
         freeReplyObject(r);
     }
     free(uids);

@@ -20,7 +20,8 @@
  *      sweep;
  *   4. each candidate's status key (order_id, status, ts): still `pending`
  *      with ts <= cutoff -> the shared RELEASE script with that order id
- *      (status failed, seat back, out of the pending zset).
+ *      (status failed, seat back, out of the pending zset), the course's
+ *      orphans in calls of up to CALL_MAX_ORDERS (call.h).
  *
  * Why this never releases an order whose buyer was told 200:
  *   - A buyer hears 200 only after the broker acknowledged the event. The

@@ -353,26 +353,6 @@ static void nothing_selected_is_no_array(void)
     batch_free(&b);
 }
 
-static void calls_end_at_a_new_course_or_at_the_limit(void)
-{
-    const struct course_order o[] = {
-        { 1, 0 }, { 1, 3 }, { 1, 4 }, { 1, 9 }, { 1, 10 }, { 2, 1 }, { 5, 2 }, { 5, 5 }
-    };
-    const size_t want[] = { 2, 2, 1, 1, 2 };
-    size_t at = 0, calls = 0, len;
-
-    for (; at < 8; at += len, calls++) {
-        len = course_run(o + at, 8 - at, 2);
-        CHECK(calls < 5 && len == want[calls]);
-        if (len == 0)
-            break;
-    }
-    CHECK(at == 8 && calls == 5);
-    CHECK(course_run(o, 8, 100) == 5);
-    CHECK(course_run(o + 7, 1, 100) == 1);
-    CHECK(course_run(o, 0, 100) == 0);
-}
-
 void suite_batch(void)
 {
     UNIT_RUN(an_empty_batch_is_never_due_and_polls_idle);
@@ -393,5 +373,4 @@ void suite_batch(void)
     UNIT_RUN(a_large_batch_keeps_batch_order_within_a_course);
     UNIT_RUN(the_claimed_selection_skips_dead_letters_and_other_verdicts);
     UNIT_RUN(nothing_selected_is_no_array);
-    UNIT_RUN(calls_end_at_a_new_course_or_at_the_limit);
 }

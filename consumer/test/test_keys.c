@@ -4,12 +4,12 @@
 
 static enum key_kind kind_of(const char *key, uint64_t *id)
 {
-    return key_classify(key, strlen(key), id);
+    return key_classify(key, strlen(key), id, NULL);
 }
 
 static void keys_carry_the_course_hash_tag(void)
 {
-    char buf[KEY_MAX];
+    char buf[SECKILL_KEY_MAX];
 
     key_course(buf, 7);
     CHECK_STR(buf, "seckill:{c7}");
@@ -28,6 +28,18 @@ static void each_kind_of_course_key_is_recognised(void)
     CHECK(kind_of("seckill:{c3}:u:77", &id) == KEY_USER && id == 3);
     CHECK(kind_of("seckill:{c3}:seq", &id) == KEY_COURSE_OTHER && id == 3);
     CHECK(kind_of("seckill:{c3}:u:x", &id) == KEY_COURSE_OTHER && id == 3);
+}
+
+static void a_user_key_gives_its_user_id(void)
+{
+    const char *key = "seckill:{c3}:u:9007199254740991";
+    uint64_t course = 0, user = 0;
+
+    CHECK(key_classify(key, strlen(key), &course, &user) == KEY_USER);
+    CHECK(course == 3 && user == 9007199254740991ULL);
+    user = 5;
+    key = "seckill:{c3}:pending";
+    CHECK(key_classify(key, strlen(key), &course, &user) == KEY_PENDING && user == 5);
 }
 
 static void course_1_is_not_course_12(void)
@@ -54,6 +66,7 @@ void suite_keys(void)
 {
     UNIT_RUN(keys_carry_the_course_hash_tag);
     UNIT_RUN(each_kind_of_course_key_is_recognised);
+    UNIT_RUN(a_user_key_gives_its_user_id);
     UNIT_RUN(course_1_is_not_course_12);
     UNIT_RUN(other_keys_are_not_course_keys);
 }

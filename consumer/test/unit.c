@@ -33,6 +33,7 @@ int main(void)
     suite_config();
     suite_ids();
     suite_keys();
+    suite_call();
     suite_catalog();
     suite_event();
     suite_batch();

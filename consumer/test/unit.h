@@ -27,6 +27,7 @@ void unit_show(const char *got, const char *want);
 void suite_config(void);
 void suite_ids(void);
 void suite_keys(void);
+void suite_call(void);
 void suite_catalog(void);
 void suite_event(void);
 void suite_batch(void);

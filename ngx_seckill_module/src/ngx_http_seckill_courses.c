@@ -15,12 +15,10 @@
 #include "ngx_http_seckill_module.h"
 #include "ngx_http_seckill_json.h"
 #include "ngx_http_seckill_read.h"
+#include "seckill_keys.h"
 
 
-/* the hash fields, as asked for and as answered: the name, then numbers */
-#define NGX_HTTP_SECKILL_COURSE_FIELDS                                        \
-    "name total remaining starts_at ends_at"
-
+/* the hash fields as SECKILL_COURSE_FIELDS asks for them: name, numbers */
 static const char  *ngx_http_seckill_course_fields[] = {
     "name", "total", "remaining", "starts_at", "ends_at"
 };
@@ -78,7 +76,7 @@ ngx_http_seckill_courses_handler(ngx_http_request_t *r)
 
     if (ngx_http_seckill_redis_command(ngx_http_seckill_courses_list, ctx,
                                        "ZRANGE %s 0 -1",
-                                       NGX_HTTP_SECKILL_COURSES_KEY)
+                                       SECKILL_KEY_CATALOGUE)
         != NGX_OK)
     {
         ngx_http_seckill_read_abort(&ctx->read);
@@ -96,7 +94,7 @@ ngx_http_seckill_courses_list(redisReply *reply, void *data)
 {
     ngx_http_seckill_courses_ctx_t *ctx = data;
 
-    u_char                      *p, key[sizeof("seckill:{c}") + NGX_INT64_LEN];
+    u_char                      *p, key[SECKILL_KEY_MAX];
     off_t                        id;
     size_t                       i;
     redisReply                  *el;
@@ -140,7 +138,7 @@ ngx_http_seckill_courses_list(redisReply *reply, void *data)
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           "member \"%*s\" of \"%s\" is not a course id, "
                           "ignored", el->len, el->str,
-                          NGX_HTTP_SECKILL_COURSES_KEY);
+                          SECKILL_KEY_CATALOGUE);
             continue;
         }
 
@@ -163,11 +161,11 @@ ngx_http_seckill_courses_list(redisReply *reply, void *data)
     for (i = 0; i < n; i++) {
         course = &ctx->courses[i];
 
-        p = ngx_sprintf(key, "seckill:{c%L}", course->id);
+        p = ngx_sprintf(key, SECKILL_KEY_COURSE("%L"), course->id);
 
         if (ngx_http_seckill_redis_command(ngx_http_seckill_courses_course,
                                            ctx, "HMGET %b "
-                                           NGX_HTTP_SECKILL_COURSE_FIELDS,
+                                           SECKILL_COURSE_FIELDS,
                                            key, (size_t) (p - key))
             != NGX_OK)
         {
@@ -310,7 +308,8 @@ ngx_http_seckill_courses_parse(ngx_http_request_t *r,
 malformed:
 
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                  "course %L: field \"%s\" of \"seckill:{c%L}\" is missing "
+                  "course %L: field \"%s\" of \"" SECKILL_KEY_COURSE("%L")
+                  "\" is missing "
                   "or malformed, course not listed",
                   course->id, ngx_http_seckill_course_fields[i], course->id);
 }

@@ -22,6 +22,8 @@ static char *ngx_http_seckill_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_http_seckill_redis_address(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_seckill_conf_set_batch(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_seckill_conf_set_msec(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_seckill_kafka_brokers(ngx_conf_t *cf, void *post,
@@ -114,6 +116,13 @@ static ngx_command_t  ngx_http_seckill_commands[] = {
       ngx_http_seckill_conf_set_msec,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_seckill_main_conf_t, redis.timeout),
+      NULL },
+
+    { ngx_string("seckill_redis_batch"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_seckill_conf_set_batch,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_seckill_main_conf_t, redis_batch),
       NULL },
 
     { ngx_string("seckill_kafka_brokers"),
@@ -247,6 +256,7 @@ ngx_http_seckill_create_main_conf(ngx_conf_t *cf)
 
     smcf->redis.connect_timeout = NGX_CONF_UNSET_MSEC;
     smcf->redis.timeout = NGX_CONF_UNSET_MSEC;
+    smcf->redis_batch = NGX_CONF_UNSET_UINT;
     smcf->kafka_timeout = NGX_CONF_UNSET_MSEC;
     smcf->sold_out_ttl = NGX_CONF_UNSET_MSEC;
 
@@ -267,6 +277,8 @@ ngx_http_seckill_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_conf_init_msec_value(smcf->redis.connect_timeout, 1000);
     ngx_conf_init_msec_value(smcf->redis.timeout, 200);
+    ngx_conf_init_uint_value(smcf->redis_batch,
+                             NGX_HTTP_SECKILL_REDIS_BATCH_DEFAULT);
 
     if (smcf->kafka_brokers.data == NULL) {
         ngx_str_set(&smcf->kafka_brokers, "127.0.0.1:9092");
@@ -432,6 +444,45 @@ ngx_http_seckill_redis_address(ngx_conf_t *cf, ngx_command_t *cmd,
  * ngx_conf_set_msec_slot() with a zero value refused (a timer that fires at
  * once) and an error that names the value.
  */
+
+/*
+ * The orders one script call may carry: Redis runs nothing else while a
+ * call runs, so a bound keeps one course's crowd from delaying the other
+ * courses' calls by more than a few hundred microseconds.
+ */
+
+static char *
+ngx_http_seckill_conf_set_batch(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_int_t    n;
+    ngx_str_t   *value;
+    ngx_uint_t  *np;
+
+    np = (ngx_uint_t *) ((char *) conf + cmd->offset);
+
+    if (*np != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    n = ngx_atoi(value[1].data, value[1].len);
+
+    if (n < 1 || n > NGX_HTTP_SECKILL_REDIS_BATCH_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"%V\" directive, "
+                           "it must be a number of orders from 1 to %d",
+                           &value[1], &cmd->name,
+                           NGX_HTTP_SECKILL_REDIS_BATCH_MAX);
+        return NGX_CONF_ERROR;
+    }
+
+    *np = n;
+
+    return NGX_CONF_OK;
+}
+
 
 static char *
 ngx_http_seckill_conf_set_msec(ngx_conf_t *cf, ngx_command_t *cmd,

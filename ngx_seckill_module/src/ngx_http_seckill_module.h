@@ -19,11 +19,14 @@
 /* ids are exact integers in every JSON reader: 1 .. 2^53 - 1 */
 #define NGX_HTTP_SECKILL_MAX_ID       9007199254740991LL
 
-#define NGX_HTTP_SECKILL_COURSES_KEY  "seckill:courses"
+/* seckill_redis_batch: orders per script call */
+#define NGX_HTTP_SECKILL_REDIS_BATCH_DEFAULT  64
+#define NGX_HTTP_SECKILL_REDIS_BATCH_MAX      1000
 
 
 typedef struct {
     ngx_http_seckill_redis_conf_t   redis;
+    ngx_uint_t                      redis_batch;
 
     ngx_str_t                       kafka_brokers;
     ngx_str_t                       kafka_topic;

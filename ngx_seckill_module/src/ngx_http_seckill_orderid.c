@@ -17,18 +17,11 @@
 
 #include "ngx_http_seckill_orderid.h"
 #include "ngx_http_seckill_redis.h"
-#include "seckill_scripts.h"
+#include "seckill_keys.h"
+#include "seckill_order_id.h"
 
 
-#define NGX_HTTP_SECKILL_ORDER_SEQS                                           \
-    ((uint64_t) 1 << SECKILL_ORDER_SEQ_BITS)
-
-#define NGX_HTTP_SECKILL_ORDER_PREFETCH                                       \
-    (NGX_HTTP_SECKILL_ORDER_SEQS / 10 * 9)
-
-/* order ids stay below 2^53, exact in every JSON reader */
-#define NGX_HTTP_SECKILL_ORDER_MAX_GEN                                        \
-    (((uint64_t) 1 << (53 - SECKILL_ORDER_SEQ_BITS)) - 1)
+#define NGX_HTTP_SECKILL_ORDER_PREFETCH  (SECKILL_ORDER_SEQS / 10 * 9)
 
 
 typedef struct {
@@ -69,9 +62,9 @@ ngx_http_seckill_order_id_next(int64_t *id)
         return NGX_AGAIN;
     }
 
-    *id = (int64_t) ((og->gen << SECKILL_ORDER_SEQ_BITS) | og->seq);
+    *id = (int64_t) seckill_order_id(og->gen, og->seq);
 
-    if (++og->seq == NGX_HTTP_SECKILL_ORDER_SEQS) {
+    if (++og->seq == SECKILL_ORDER_SEQS) {
         og->gen = og->next_gen;
         og->next_gen = 0;
         og->seq = 0;
@@ -122,7 +115,7 @@ ngx_http_seckill_order_id_fetched(redisReply *reply, void *data)
 
     if (reply->type != REDIS_REPLY_INTEGER
         || reply->integer < 1
-        || (uint64_t) reply->integer > NGX_HTTP_SECKILL_ORDER_MAX_GEN)
+        || (uint64_t) reply->integer > SECKILL_ORDER_GEN_MAX)
     {
         ngx_log_error(NGX_LOG_ALERT, og->log, 0,
                       "INCR " SECKILL_KEY_ORDER_GEN " answered %*s%L, not a "
@@ -131,7 +124,7 @@ ngx_http_seckill_order_id_fetched(redisReply *reply, void *data)
                       reply->str,
                       (int64_t) (reply->type == REDIS_REPLY_INTEGER
                                  ? reply->integer : 0),
-                      (uint64_t) NGX_HTTP_SECKILL_ORDER_MAX_GEN);
+                      (uint64_t) SECKILL_ORDER_GEN_MAX);
         return;
     }
 

@@ -2,7 +2,7 @@
 /*
  * GET /api/orders/{course_id}/{user_id}: where the user's order for the
  * course stands, from its status key in Redis (the arbiter's, see
- * common/seckill_scripts.h).  "claimed" is the consumer's business: the
+ * protocol/seckill_scripts.h).  "claimed" is the consumer's business: the
  * client sees it as "pending" until the database has the order.
  *
  * The request waits for Redis as ngx_http_seckill_read.h says.
@@ -16,7 +16,7 @@
 #include "ngx_http_seckill_module.h"
 #include "ngx_http_seckill_json.h"
 #include "ngx_http_seckill_read.h"
-#include "seckill_scripts.h"
+#include "seckill_keys.h"
 
 
 typedef struct {
@@ -65,7 +65,7 @@ ngx_http_seckill_orders_handler(ngx_http_request_t *r)
     ngx_sprintf(user, "%L%Z", ids.user);
 
     if (ngx_http_seckill_redis_command(ngx_http_seckill_orders_reply, ctx,
-                                       "HMGET " SECKILL_KEY_USER
+                                       "HMGET " SECKILL_KEY_USER("%s", "%s")
                                        " order_id status", course, user)
         != NGX_OK)
     {

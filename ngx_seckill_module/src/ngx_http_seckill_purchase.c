@@ -3,7 +3,9 @@
  * POST /api/seckill/{course_id}/{user_id}: one seat, the whole way inside
  * the worker's event loop.
  *
- *   reserve   the reserve script in Redis takes the seat (or says why not)
+ *   reserve   the reserve script in Redis takes the seat (or says why not);
+ *             the purchases of one course in one turn of the event loop
+ *             share one script call (ngx_http_seckill_script.c)
  *   deliver   the order event goes to Kafka; the request waits for the
  *             broker's acknowledgement: 200 pending
  *   release   delivery failed or timed out: the release script gives the
@@ -81,6 +83,11 @@ typedef struct {
     ngx_http_seckill_main_conf_t       *conf;
     ngx_log_t                          *log;
     ngx_queue_t                         waiting;   /* releases to send */
+
+    /* Redis timeouts: one log line a second at most, with their count */
+    ngx_uint_t                          timeouts;
+    ngx_msec_t                          timeouts_logged;
+
     unsigned                            exiting:1;
 } ngx_http_seckill_purchases_t;
 
@@ -111,6 +118,7 @@ static void ngx_http_seckill_purchase_connected(void *data);
 static void ngx_http_seckill_purchase_wait_redis(
     ngx_http_seckill_purchase_t *ctx);
 static void ngx_http_seckill_purchase_timeout(ngx_event_t *ev);
+static void ngx_http_seckill_purchase_redis_timed_out(ngx_log_t *log);
 static ngx_uint_t ngx_http_seckill_purchase_waits(
     ngx_http_seckill_purchase_t *ctx);
 static void ngx_http_seckill_purchase_answer(ngx_http_seckill_purchase_t *ctx,
@@ -160,7 +168,7 @@ ngx_http_seckill_purchase_init(ngx_cycle_t *cycle,
 
     /* on a new connection: scripts first, then what waits for them */
 
-    if (ngx_http_seckill_script_init(cycle->log) != NGX_OK
+    if (ngx_http_seckill_script_init(cycle, smcf->redis_batch) != NGX_OK
         || ngx_http_seckill_order_id_init(cycle->log) != NGX_OK
         || ngx_http_seckill_redis_on_connect(
                                    ngx_http_seckill_purchase_connected, pw)
@@ -199,6 +207,8 @@ ngx_http_seckill_purchase_exit(ngx_cycle_t *cycle)
     /* from now on replies and reports only free what they belong to */
 
     pw->exiting = 1;
+
+    ngx_http_seckill_script_exit();
 
     n = 0;
 
@@ -297,11 +307,10 @@ ngx_http_seckill_purchase_handler(ngx_http_request_t *r)
     ctx->call.script = NGX_HTTP_SECKILL_SCRIPT_RESERVE;
     ctx->call.handler = ngx_http_seckill_purchase_reserved;
     ctx->call.data = ctx;
-
-    ngx_sprintf(ctx->call.course, "%L%Z", ids.course);
-    ngx_sprintf(ctx->call.user, "%L%Z", ids.user);
-    ngx_sprintf(ctx->call.order, "%L%Z", order);
-    ngx_sprintf(ctx->call.now, "%L%Z", ctx->ts);
+    ctx->call.course = ids.course;
+    ctx->call.user = ids.user;
+    ctx->call.order = order;
+    ctx->call.now = ctx->ts;
 
     if (ngx_http_seckill_script_run(&ctx->call) != NGX_OK) {
         ngx_free(ctx);
@@ -382,6 +391,15 @@ ngx_http_seckill_purchase_reserved(redisReply *reply, void *data)
     ctx->running = 1;
 
     if (pw->exiting) {
+        goto leave;
+    }
+
+    if (reply == NULL && !ctx->call.sent) {
+
+        /* Redis went away before the batch left: nothing was reserved */
+
+        ngx_http_seckill_purchase_fail(ctx, "redis is not connected");
+        ctx->state = ngx_http_seckill_done;
         goto leave;
     }
 
@@ -474,8 +492,9 @@ leave:
 static void
 ngx_http_seckill_purchase_deliver(ngx_http_seckill_purchase_t *ctx)
 {
-    u_char  *p, value[sizeof("{\"order_id\":,\"course_id\":,\"user_id\":,"
-                             "\"ts\":}") + 4 * NGX_INT64_LEN];
+    u_char  *p, *k, key[NGX_INT64_LEN],
+             value[sizeof("{\"order_id\":,\"course_id\":,\"user_id\":,"
+                          "\"ts\":}") + 4 * NGX_INT64_LEN];
 
     /* integers only: nothing to escape, no need for yajl */
 
@@ -486,9 +505,9 @@ ngx_http_seckill_purchase_deliver(ngx_http_seckill_purchase_t *ctx)
 
     /* the key is the course: its events stay in order in one partition */
 
-    if (ngx_http_seckill_kafka_produce(ctx->call.course,
-                                       ngx_strlen(ctx->call.course),
-                                       value, p - value, ctx)
+    k = ngx_sprintf(key, "%L", ctx->ids.course);
+
+    if (ngx_http_seckill_kafka_produce(key, k - key, value, p - value, ctx)
         != NGX_OK)
     {
         ngx_http_seckill_purchase_release(ctx);
@@ -711,10 +730,6 @@ ngx_http_seckill_purchase_timeout(ngx_event_t *ev)
 {
     ngx_http_seckill_purchase_t *ctx = ev->data;
 
-    ngx_http_seckill_purchases_t  *pw;
-
-    pw = &ngx_http_seckill_purchases;
-
     /* after the request, the timer only held an exiting worker */
 
     if (!ngx_http_seckill_purchase_waits(ctx)) {
@@ -730,9 +745,7 @@ ngx_http_seckill_purchase_timeout(ngx_event_t *ev)
 
         /* a late "ok" to reserve is released when it comes */
 
-        ngx_log_error(NGX_LOG_ERR, ev->log, 0,
-                      "redis \"%V\" did not answer within %M ms",
-                      &pw->conf->redis.name, pw->conf->redis.timeout);
+        ngx_http_seckill_purchase_redis_timed_out(ev->log);
 
         ngx_http_seckill_purchase_fail(ctx, "redis timed out");
         break;
@@ -756,6 +769,37 @@ ngx_http_seckill_purchase_timeout(ngx_event_t *ev)
     }
 
     ngx_http_seckill_purchase_leave(ctx);
+}
+
+
+/*
+ * A stalled Redis times out every request in flight, thousands a second:
+ * the first is logged, then one line a second at most with the count.
+ */
+
+static void
+ngx_http_seckill_purchase_redis_timed_out(ngx_log_t *log)
+{
+    ngx_http_seckill_purchases_t  *pw;
+
+    pw = &ngx_http_seckill_purchases;
+
+    pw->timeouts++;
+
+    if (pw->timeouts_logged
+        && ngx_current_msec - pw->timeouts_logged < 1000)
+    {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, log, 0,
+                  "redis \"%V\" did not answer within %M ms: %ui purchase(s) "
+                  "answered 503 since the last such message",
+                  &pw->conf->redis.name, pw->conf->redis.timeout,
+                  pw->timeouts);
+
+    pw->timeouts = 0;
+    pw->timeouts_logged = ngx_current_msec;
 }
 
 

@@ -70,6 +70,11 @@ typedef struct {
 } ngx_http_seckill_redis_t;
 
 
+static ngx_http_seckill_redis_cmd_t *ngx_http_seckill_redis_cmd(
+    ngx_http_seckill_redis_t *rd, ngx_http_seckill_redis_handler_pt handler,
+    void *data);
+static ngx_int_t ngx_http_seckill_redis_queued(ngx_http_seckill_redis_t *rd,
+    ngx_http_seckill_redis_cmd_t *cmd, int rc);
 static void ngx_http_seckill_redis_connect(ngx_http_seckill_redis_t *rd);
 static void ngx_http_seckill_redis_failed(ngx_http_seckill_redis_t *rd,
     const char *reason);
@@ -178,6 +183,13 @@ ngx_http_seckill_redis_on_connect(ngx_http_seckill_redis_connect_pt handler,
 }
 
 
+ngx_uint_t
+ngx_http_seckill_redis_ready(void)
+{
+    return ngx_http_seckill_redis.connected;
+}
+
+
 ngx_int_t
 ngx_http_seckill_redis_command(ngx_http_seckill_redis_handler_pt handler,
     void *data, const char *fmt, ...)
@@ -189,8 +201,52 @@ ngx_http_seckill_redis_command(ngx_http_seckill_redis_handler_pt handler,
 
     rd = &ngx_http_seckill_redis;
 
-    if (!rd->connected) {
+    cmd = ngx_http_seckill_redis_cmd(rd, handler, data);
+    if (cmd == NULL) {
         return NGX_ERROR;
+    }
+
+    va_start(args, fmt);
+    rc = redisvAsyncCommand(rd->ac, ngx_http_seckill_redis_reply, cmd, fmt,
+                            args);
+    va_end(args);
+
+    return ngx_http_seckill_redis_queued(rd, cmd, rc);
+}
+
+
+ngx_int_t
+ngx_http_seckill_redis_command_argv(ngx_http_seckill_redis_handler_pt handler,
+    void *data, int argc, const char **argv, const size_t *argvlen)
+{
+    int                            rc;
+    ngx_http_seckill_redis_t      *rd;
+    ngx_http_seckill_redis_cmd_t  *cmd;
+
+    rd = &ngx_http_seckill_redis;
+
+    cmd = ngx_http_seckill_redis_cmd(rd, handler, data);
+    if (cmd == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = redisAsyncCommandArgv(rd->ac, ngx_http_seckill_redis_reply, cmd,
+                               argc, argv, argvlen);
+
+    return ngx_http_seckill_redis_queued(rd, cmd, rc);
+}
+
+
+/* the record of a command about to be queued; NULL: do not queue it */
+
+static ngx_http_seckill_redis_cmd_t *
+ngx_http_seckill_redis_cmd(ngx_http_seckill_redis_t *rd,
+    ngx_http_seckill_redis_handler_pt handler, void *data)
+{
+    ngx_http_seckill_redis_cmd_t  *cmd;
+
+    if (!rd->connected) {
+        return NULL;
     }
 
     /*
@@ -215,23 +271,26 @@ ngx_http_seckill_redis_command(ngx_http_seckill_redis_handler_pt handler,
         rd->connected = 0;
         ngx_post_event(&rd->drop, &ngx_posted_events);
 
-        return NGX_ERROR;
+        return NULL;
     }
 
     cmd = ngx_alloc(sizeof(ngx_http_seckill_redis_cmd_t), rd->log);
     if (cmd == NULL) {
-        return NGX_ERROR;
+        return NULL;
     }
 
     cmd->handler = handler;
     cmd->data = data;
     cmd->sent = ngx_http_seckill_stats_usec();
 
-    va_start(args, fmt);
-    rc = redisvAsyncCommand(rd->ac, ngx_http_seckill_redis_reply, cmd, fmt,
-                            args);
-    va_end(args);
+    return cmd;
+}
 
+
+static ngx_int_t
+ngx_http_seckill_redis_queued(ngx_http_seckill_redis_t *rd,
+    ngx_http_seckill_redis_cmd_t *cmd, int rc)
+{
     if (rc != REDIS_OK) {
         ngx_free(cmd);
         return NGX_ERROR;

@@ -43,19 +43,27 @@ ngx_int_t ngx_http_seckill_redis_init(ngx_cycle_t *cycle,
     ngx_http_seckill_redis_conf_t *conf);
 void ngx_http_seckill_redis_exit(ngx_cycle_t *cycle);
 
+/* before ngx_http_seckill_redis_init() */
+ngx_int_t ngx_http_seckill_redis_on_connect(
+    ngx_http_seckill_redis_connect_pt handler, void *data);
+
 /*
  * Queues a command (hiredis format) on the connection; the handler is called
  * exactly once if NGX_OK is returned and never otherwise.  Fails at once
  * when Redis is not connected, so that the caller can answer 503 instead
  * of waiting.
  */
-/* before ngx_http_seckill_redis_init() */
-ngx_int_t ngx_http_seckill_redis_on_connect(
-    ngx_http_seckill_redis_connect_pt handler, void *data);
-
 ngx_int_t ngx_http_seckill_redis_command(
     ngx_http_seckill_redis_handler_pt handler, void *data,
     const char *fmt, ...);
+
+/* the same with the arguments given whole: hiredis copies them at once */
+ngx_int_t ngx_http_seckill_redis_command_argv(
+    ngx_http_seckill_redis_handler_pt handler, void *data, int argc,
+    const char **argv, const size_t *argvlen);
+
+/* commands can be queued now */
+ngx_uint_t ngx_http_seckill_redis_ready(void);
 
 
 #endif /* _NGX_HTTP_SECKILL_REDIS_H_INCLUDED_ */

@@ -1,8 +1,9 @@
 
 /*
- * The arbiter's Lua scripts, as the module runs them: by SHA1, loaded on
- * every new Redis connection, loaded again and retried when Redis answers
- * NOSCRIPT.  The scripts and key names are common/seckill_scripts.h.
+ * The arbiter's Lua scripts (protocol/seckill_scripts.h), as the module
+ * runs them: the orders of one course that a worker has in one turn of its
+ * event loop leave as ONE script call, by SHA1, loaded on every new Redis
+ * connection, loaded again and retried when Redis answers NOSCRIPT.
  */
 
 
@@ -18,32 +19,47 @@
 
 #define NGX_HTTP_SECKILL_SCRIPT_RESERVE  0
 #define NGX_HTTP_SECKILL_SCRIPT_RELEASE  1
+#define NGX_HTTP_SECKILL_SCRIPTS         2
 
 
 /*
- * One run of a script, kept by the caller until the handler is called:
- * a retry after NOSCRIPT sends the same arguments again.  The arguments
- * are null-terminated decimal strings; "now" is only read by reserve.
+ * One order's run of a script, kept by the caller until its handler is
+ * called.  The handler gets the order's own verdict, as if the script had
+ * run for this order alone; the whole reply when Redis answered an error;
+ * NULL when no reply will come, and then "sent" says whether the script
+ * may have run (the connection was lost after the call left) or surely
+ * did not (Redis was not reachable when the batch was due).
  */
 typedef struct {
     ngx_uint_t                          script;
     ngx_http_seckill_redis_handler_pt   handler;
     void                               *data;
 
-    u_char                              course[NGX_INT64_LEN + 1];
-    u_char                              user[NGX_INT64_LEN + 1];
-    u_char                              order[NGX_INT64_LEN + 1];
-    u_char                              now[NGX_INT64_LEN + 1];
+    int64_t                             course;
+    int64_t                             user;
+    int64_t                             order;
+    int64_t                             now;      /* Unix ms: reserve only */
 
-    unsigned                            retried:1;
+    unsigned                            sent:1;
 } ngx_http_seckill_script_call_t;
 
 
-/* hashes the scripts and loads them on each new connection */
-ngx_int_t ngx_http_seckill_script_init(ngx_log_t *log);
+/*
+ * Hashes the scripts and loads them on each new connection; batch is the
+ * most orders one call carries (seckill_redis_batch).
+ */
+ngx_int_t ngx_http_seckill_script_init(ngx_cycle_t *cycle, ngx_uint_t batch);
 
-/* as ngx_http_seckill_redis_command(): the handler runs once if NGX_OK */
+/*
+ * Adds the order to its course's batch of this turn, sent once the turn's
+ * events are handled.  NGX_OK: the handler will be called exactly once,
+ * never from inside this call.  NGX_ERROR at once when Redis is not
+ * connected, so that the caller can answer 503 without waiting.
+ */
 ngx_int_t ngx_http_seckill_script_run(ngx_http_seckill_script_call_t *call);
+
+/* the worker exits: batches not sent yet get their NULL replies now */
+void ngx_http_seckill_script_exit(void);
 
 
 #endif /* _NGX_HTTP_SECKILL_SCRIPT_H_INCLUDED_ */

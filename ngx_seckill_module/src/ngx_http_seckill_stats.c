@@ -26,6 +26,7 @@
 #include "ngx_http_seckill_module.h"
 #include "ngx_http_seckill_soldout.h"
 #include "ngx_http_seckill_stats.h"
+#include "ngx_http_seckill_script.h"
 
 
 /* old and new workers side by side, over a few reloads */
@@ -59,6 +60,8 @@ typedef struct {
     ngx_http_seckill_histogram_t       redis;
     ngx_http_seckill_histogram_t       kafka;
     ngx_atomic_t                       kafka_failures;
+    ngx_atomic_t                       script_calls[NGX_HTTP_SECKILL_SCRIPTS];
+    ngx_atomic_t                       script_orders[NGX_HTTP_SECKILL_SCRIPTS];
     ngx_http_seckill_stats_worker_t    workers[NGX_HTTP_SECKILL_STATS_WORKERS];
 } ngx_http_seckill_stats_t;
 
@@ -304,6 +307,20 @@ ngx_http_seckill_stats_redis_reply(uint64_t sent)
 
 
 void
+ngx_http_seckill_stats_script_call(ngx_uint_t script, ngx_uint_t orders)
+{
+    if (ngx_http_seckill_stats == NULL) {
+        return;
+    }
+
+    (void) ngx_atomic_fetch_add(&ngx_http_seckill_stats->script_calls[script],
+                                1);
+    (void) ngx_atomic_fetch_add(&ngx_http_seckill_stats->script_orders[script],
+                                orders);
+}
+
+
+void
 ngx_http_seckill_stats_redis_connected(ngx_uint_t connected)
 {
     if (ngx_http_seckill_stats_worker) {
@@ -387,7 +404,7 @@ ngx_http_seckill_status_handler(ngx_http_request_t *r)
 
     size = (NGX_HTTP_SECKILL_NENDPOINTS * NGX_HTTP_SECKILL_NREASONS
             + 2 * (NGX_HTTP_SECKILL_STATS_BUCKETS + 4)
-            + 16 + (sold_out ? sold_out->nelts : 0))
+            + 24 + (sold_out ? sold_out->nelts : 0))
            * NGX_HTTP_SECKILL_STATS_LINE;
 
     b = ngx_create_temp_buf(r->pool, size);
@@ -422,6 +439,29 @@ ngx_http_seckill_status_handler(ngx_http_request_t *r)
                           "counter\n"
                           "seckill_kafka_delivery_failures_total %uA\n",
                           stats->kafka_failures);
+
+    b->last = ngx_sprintf(b->last,
+                          "# HELP seckill_redis_script_calls_total Script "
+                          "calls sent to Redis: each carries the orders of "
+                          "one course in one turn of a worker's event "
+                          "loop.\n"
+                          "# TYPE seckill_redis_script_calls_total counter\n"
+                          "seckill_redis_script_calls_total"
+                          "{script=\"reserve\"} %uA\n"
+                          "seckill_redis_script_calls_total"
+                          "{script=\"release\"} %uA\n"
+                          "# HELP seckill_redis_script_orders_total Orders "
+                          "carried by those calls.\n"
+                          "# TYPE seckill_redis_script_orders_total "
+                          "counter\n"
+                          "seckill_redis_script_orders_total"
+                          "{script=\"reserve\"} %uA\n"
+                          "seckill_redis_script_orders_total"
+                          "{script=\"release\"} %uA\n",
+                          stats->script_calls[NGX_HTTP_SECKILL_SCRIPT_RESERVE],
+                          stats->script_calls[NGX_HTTP_SECKILL_SCRIPT_RELEASE],
+                          stats->script_orders[NGX_HTTP_SECKILL_SCRIPT_RESERVE],
+                          stats->script_orders[NGX_HTTP_SECKILL_SCRIPT_RELEASE]);
 
     b->last = ngx_http_seckill_stats_workers(b->last, stats);
 

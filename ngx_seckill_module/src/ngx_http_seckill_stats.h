@@ -39,6 +39,9 @@ void ngx_http_seckill_stats_response(ngx_http_request_t *r,
     ngx_http_seckill_reason_e reason);
 void ngx_http_seckill_stats_redis_reply(uint64_t sent);
 void ngx_http_seckill_stats_redis_connected(ngx_uint_t connected);
+
+/* a script call left, carrying that many orders */
+void ngx_http_seckill_stats_script_call(ngx_uint_t script, ngx_uint_t orders);
 void ngx_http_seckill_stats_kafka_queued(void);
 
 /* usec: librdkafka's latency of the message, -1 when it has none */

@@ -10,10 +10,11 @@ use warnings;
 use Exporter 'import';
 use File::Temp ();
 use IO::Socket::INET;
+use POSIX ();
 use Time::HiRes ();
 
-our @EXPORT_OK = qw(redis drop_course forget_courses course http ready mysql alive
-                    cli cli_ok nginx_start nginx_stop nginx_workers);
+our @EXPORT_OK = qw(redis stall_redis drop_course forget_courses course http ready
+                    mysql alive cli cli_ok nginx_start nginx_stop nginx_workers);
 
 sub redis {
     open my $fh, '-|', 'redis-cli', '-p', $ENV{TEST_NGINX_REDIS_PORT}, @_
@@ -23,6 +24,22 @@ sub redis {
     close $fh;
     $out =~ s/\n+\z//;
     return $out;
+}
+
+# Redis runs one script at a time: one in a child process keeps it busy for
+# $ms; returns the child's pid once the script runs.
+sub stall_redis {
+    my $ms = shift;
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        redis('EVAL', "local t = redis.call('TIME') "
+              . "local s = t[1] * 1000000 + t[2] "
+              . "repeat t = redis.call('TIME') "
+              . "until t[1] * 1000000 + t[2] - s > $ms * 1000", 0);
+        POSIX::_exit(0);
+    }
+    Time::HiRes::sleep(0.1);
+    return $pid;
 }
 
 sub drop_course {
