@@ -132,7 +132,7 @@ costs() {
 #   divided by the accepted count. The process CPU also holds what the
 #   scripts do not: networking, the fsync of every event-loop turn (its
 #   CPU; the wait for the disk is no CPU), and the other commands of the
-#   window (caught_up's HGET and ZCARD per course every 0.1 s, INFO).
+#   window (caught_up's HGET and HLEN per course every 0.1 s, INFO).
 #   The accepted count is wrk's: a run cut off by -d leaves up to one
 #   request per connection reserved but unanswered, which the window
 #   counts in the costs (0.4% of all-accepted's seats at 2 s). The full `seckill check` (an HMGET per order, a SCAN
@@ -185,7 +185,7 @@ rounds_column() {
 # caught_up: wait until no reservation is pending in Redis (`seckill
 # stats`, the "all" row): the consumer has claimed, persisted and confirmed
 # every accepted order (or the sweeper gave an orphan's seat back). Cheap for
-# Redis (an HGET and a ZCARD per course), so it can end a measuring window.
+# Redis (an HGET and an HLEN per course), so it can end a measuring window.
 caught_up() {
     _i=0
     until [ "$($cli stats 2>/dev/null | awk '$1 == "all" { print $4 }')" = 0 ]; do

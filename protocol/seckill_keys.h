@@ -8,8 +8,11 @@
  *   seckill:order_gen          STRING  INCR gives an order-id block
  *                                      (seckill_order_id.h)
  *   seckill:{c<id>}            HASH  name, total, remaining, starts_at, ends_at
- *   seckill:{c<id>}:pending    ZSET  user id -> reservation time (Unix ms) of
- *                                    every order not yet confirmed
+ *   seckill:{c<id>}:pending    HASH  user id -> reservation time (Unix ms) of
+ *                                    every order not yet confirmed (a hash,
+ *                                    not a zset: a field costs Redis a third
+ *                                    of a zset member, and the sweeper picks
+ *                                    old ones by value as well)
  *   seckill:{c<id>}:u:<uid>    HASH  order_id, status, ts: the user's status
  *                                    key, the arbiter (seckill_scripts.h)
  *

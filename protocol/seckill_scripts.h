@@ -22,7 +22,7 @@
  * event loop; the consumer: a poll's events).  They share one layout:
  *
  *   KEYS[1]        the course hash          seckill:{c<id>}
- *   KEYS[2]        the pending zset         seckill:{c<id>}:pending
+ *   KEYS[2]        the pending hash         seckill:{c<id>}:pending
  *   KEYS[2 + i]    order i's status key     seckill:{c<id>}:u:<uid_i>
  *   ARGV[2i - 1]   order i's user id
  *   ARGV[2i]       order i's order id                     (i = 1 .. n)
@@ -44,9 +44,10 @@
  * {"ended", ends_at}, {"sold_out", "0"}, {"unknown", "0"}.  A user whose
  * last attempt failed may try again.
  *
- * The course hash is read once per call and written once (HINCRBY by the
- * seats taken), the pending zset takes the call's users in one ZADD: what
- * an order costs alone is one HMGET and one HSET of its status key.
+ * What an order costs Redis alone is one HGET and one HSET of its status
+ * key: the course hash is read once per call and written once (HINCRBY by
+ * the seats taken), the pending hash takes the call's users in one HSET,
+ * and the order id held is read only for a duplicate.
  */
 #define SECKILL_SCRIPT_RESERVE                                                \
     "local n = #KEYS - 2\n"                                                   \
@@ -60,29 +61,27 @@
     "elseif tonumber(now) >= tonumber(c[3]) then closed = {'ended', c[3]}\n"  \
     "end\n"                                                                   \
     "local left = closed and 0 or tonumber(c[1])\n"                           \
-    "local out, pend = {}, {}\n"                                              \
+    "local out, pend, taken = {}, {}, 0\n"                                    \
     "for i = 1, n do\n"                                                       \
     "  local key, order = KEYS[2 + i], ARGV[2 * i]\n"                         \
-    "  local st = redis.call('HMGET', key, 'order_id', 'status')\n"           \
-    "  if st[2] == 'pending' or st[2] == 'claimed'"                           \
-    " or st[2] == 'success' then\n"                                           \
-    "    out[i] = {'duplicate', st[1]}\n"                                     \
+    "  local st = redis.call('HGET', key, 'status')\n"                        \
+    "  if st == 'pending' or st == 'claimed' or st == 'success' then\n"       \
+    "    out[i] = {'duplicate', redis.call('HGET', key, 'order_id')}\n"       \
     "  elseif closed then\n"                                                  \
     "    out[i] = closed\n"                                                   \
     "  elseif left <= 0 then\n"                                               \
     "    out[i] = {'sold_out', '0'}\n"                                        \
     "  else\n"                                                                \
-    "    left = left - 1\n"                                                   \
+    "    left, taken = left - 1, taken + 1\n"                                 \
     "    redis.call('HSET', key, 'order_id', order, 'status', 'pending',"     \
     " 'ts', now)\n"                                                           \
-    "    pend[#pend + 1] = now\n"                                             \
-    "    pend[#pend + 1] = ARGV[2 * i - 1]\n"                                 \
+    "    pend[2 * taken - 1], pend[2 * taken] = ARGV[2 * i - 1], now\n"        \
     "    out[i] = {'ok', order}\n"                                            \
     "  end\n"                                                                 \
     "end\n"                                                                   \
-    "if #pend > 0 then\n"                                                     \
-    "  redis.call('HINCRBY', KEYS[1], 'remaining', -#pend / 2)\n"             \
-    "  redis.call('ZADD', KEYS[2], unpack(pend))\n"                           \
+    "if taken > 0 then\n"                                                     \
+    "  redis.call('HINCRBY', KEYS[1], 'remaining', -taken)\n"                 \
+    "  redis.call('HSET', KEYS[2], unpack(pend))\n"                           \
     "end\n"                                                                   \
     "return out\n"
 
@@ -109,7 +108,7 @@
     "  out[i] = verdict\n"                                                    \
     "end\n"                                                                   \
     "if #users > 0 then\n"                                                    \
-    "  redis.call('ZREM', KEYS[2], unpack(users))\n"                          \
+    "  redis.call('HDEL', KEYS[2], unpack(users))\n"                          \
     "  if redis.call('EXISTS', KEYS[1]) == 1 then\n"                          \
     "    redis.call('HINCRBY', KEYS[1], 'remaining', #users)\n"               \
     "  end\n"                                                                 \
@@ -120,7 +119,7 @@
  * claim: the consumer takes the order before inserting it. Answers "claimed"
  * (insert it; also on redelivery, where the UNIQUE keys make the insert a
  * no-op) or "dropped" (released by the producer side: never insert).
- * The user stays in the pending zset until confirm, so `seckill load` still
+ * The user stays in the pending hash until confirm, so `seckill load` still
  * counts the seat as taken while the row is not committed.
  */
 #define SECKILL_SCRIPT_CLAIM                                                  \
@@ -142,8 +141,8 @@
 
 /*
  * confirm: after the database commit. Answers "success" or "gone" (the key
- * was reset meanwhile) per order; the confirmed users leave the pending zset
- * in one ZREM.
+ * was reset meanwhile) per order; the confirmed users leave the pending hash
+ * in one HDEL.
  */
 #define SECKILL_SCRIPT_CONFIRM                                                \
     "local out, users = {}, {}\n"                                             \
@@ -159,7 +158,7 @@
     "    out[i] = 'gone'\n"                                                   \
     "  end\n"                                                                 \
     "end\n"                                                                   \
-    "if #users > 0 then redis.call('ZREM', KEYS[2], unpack(users)) end\n"     \
+    "if #users > 0 then redis.call('HDEL', KEYS[2], unpack(users)) end\n"     \
     "return out\n"
 
 /*
@@ -175,11 +174,11 @@
  * hash holds exactly the fields of the contract.
  *
  *   KEYS[1]        the course hash          seckill:{c<id>}
- *   KEYS[2]        the pending zset         seckill:{c<id>}:pending
+ *   KEYS[2]        the pending hash         seckill:{c<id>}:pending
  *   ARGV[1 .. 5]   name, total, the orders persisted (MariaDB), starts_at,
  *                  ends_at
- *   ARGV[6 ..]     the pending zset's members, read before the orders were
- *                  counted: one that left the zset since was persisted
+ *   ARGV[6 ..]     the pending hash's users, read before the orders were
+ *                  counted: one that left the hash since was persisted
  *
  * remaining = total - orders - pending - gone, never below 0 (why the
  * snapshot: consumer/src/store.h).  Answers {pending, gone, remaining}: the
@@ -187,10 +186,10 @@
  * seats written as remaining (integers).
  */
 #define SECKILL_SCRIPT_LOAD_COURSE                                            \
-    "local pending = redis.call('ZCARD', KEYS[2])\n"                          \
+    "local pending = redis.call('HLEN', KEYS[2])\n"                           \
     "local gone = 0\n"                                                        \
     "for i = 6, #ARGV do\n"                                                   \
-    "  if not redis.call('ZSCORE', KEYS[2], ARGV[i]) then"                    \
+    "  if redis.call('HEXISTS', KEYS[2], ARGV[i]) == 0 then"                  \
     " gone = gone + 1 end\n"                                                  \
     "end\n"                                                                   \
     "local remaining = tonumber(ARGV[2]) - tonumber(ARGV[3])"                 \

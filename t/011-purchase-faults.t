@@ -114,7 +114,7 @@ Test::More::is(main::redis('HGET', 'seckill:{c112}', 'remaining'), 3,
                'remaining unchanged');
 Test::More::is(main::redis('HGET', 'seckill:{c112}:u:1', 'status'), 'failed',
                'the status key says failed');
-Test::More::is(main::redis('ZCARD', 'seckill:{c112}:pending'), 0,
+Test::More::is(main::redis('HLEN', 'seckill:{c112}:pending'), 0,
                'nothing pending');
 --- request
 GET /api/orders/112/1
@@ -174,7 +174,7 @@ Test::More::is(main::redis('HGET', 'seckill:{c114}', 'remaining'), 2,
                'remaining unchanged');
 Test::More::is(main::redis('HGET', 'seckill:{c114}:u:1', 'status'), 'failed',
                'the late reservation was released');
-Test::More::is(main::redis('ZCARD', 'seckill:{c114}:pending'), 0,
+Test::More::is(main::redis('HLEN', 'seckill:{c114}:pending'), 0,
                'nothing pending');
 --- request
 POST /api/seckill/114/2

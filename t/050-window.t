@@ -23,7 +23,7 @@ sub untouched {
                    "$what: remaining unchanged");
     Test::More::is(redis('KEYS', "seckill:{c$C}:u:*"), '',
                    "$what: no order key for the users");
-    Test::More::is(redis('ZCARD', "seckill:{c$C}:pending"), 0,
+    Test::More::is(redis('HLEN', "seckill:{c$C}:pending"), 0,
                    "$what: nothing pending");
 }
 
@@ -31,7 +31,7 @@ sub untouched {
 # the CLI takes the course and its orders away again.
 add_cleanup_handler(sub {
     for (1 .. 50) {
-        last if redis('ZCARD', "seckill:{c$C}:pending") == 0;
+        last if redis('HLEN', "seckill:{c$C}:pending") == 0;
         Time::HiRes::sleep(0.1);
     }
     cli('course', 'remove', $C, '--force');

@@ -20,7 +20,7 @@ die "TEST_NGINX_SECKILL_CLI and TEST_NGINX_SECKILL_CONF are not set: "
 # the consumer (when t/run.sh runs one) has persisted what was bought
 sub settled {
     for (1 .. 50) {
-        return if redis('ZCARD', "seckill:{c$C}:pending") == 0;
+        return if redis('HLEN', "seckill:{c$C}:pending") == 0;
         Time::HiRes::sleep(0.1);
     }
 }

@@ -365,6 +365,6 @@ is(scalar @crashes, 0, 'no worker crashed') or diag join "\n", @crashes;
 ok(alive($master), 'the master is up');
 is(redis('HGET', "seckill:{c$course}", 'remaining'), $seats, 'course 390: stock untouched');
 is(redis('--scan', '--pattern', "seckill:{c$course}:u:*"), '', 'course 390: no status key');
-is(redis('ZCARD', "seckill:{c$course}:pending"), 0, 'course 390: nothing pending');
+is(redis('HLEN', "seckill:{c$course}:pending"), 0, 'course 390: nothing pending');
 
 done_testing();

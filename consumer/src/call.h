@@ -1,6 +1,6 @@
 /* One call of an arbiter script (protocol/seckill_scripts.h) as hiredis
  * sends it: n orders of one course in the layout all four scripts share
- * (course hash, pending zset, each order's status key; each order's user id
+ * (course hash, pending hash, each order's status key; each order's user id
  * and order id; reserve's clock last). The status updater (claim, confirm),
  * the sweeper (release) and `seckill fill` (reserve, release) build their
  * calls here, after grouping their orders by course with

@@ -93,11 +93,11 @@ int store_pending_snapshot(struct store *st, uint64_t course_id,
     char pend[SECKILL_KEY_MAX];
 
     key_pending(pend, course_id);
-    snap->members = command(st, "ZRANGE pending", "ZRANGE %s 0 -1", pend);
+    snap->members = command(st, "HKEYS pending", "HKEYS %s", pend);
     if (snap->members == NULL)
         return -1;
     if (snap->members->type != REDIS_REPLY_ARRAY) {
-        snprintf(st->err, sizeof(st->err), "Redis at %s: %s: ZRANGE gave no list", st->addr, pend);
+        snprintf(st->err, sizeof(st->err), "Redis at %s: %s: HKEYS gave no list", st->addr, pend);
         store_snapshot_free(snap);
         return -1;
     }
@@ -348,25 +348,25 @@ int store_course_stock(struct store *st, uint64_t course_id,
                        int64_t *remaining, uint64_t *pending)
 {
     char hash[SECKILL_KEY_MAX], pend[SECKILL_KEY_MAX];
-    redisReply *hget = NULL, *zcard = NULL;
+    redisReply *hget = NULL, *hlen = NULL;
     int rc = -1;
 
     key_course(hash, course_id);
     key_pending(pend, course_id);
     redisAppendCommand(st->rc, "HGET %s remaining", hash);
-    redisAppendCommand(st->rc, "ZCARD %s", pend);
+    redisAppendCommand(st->rc, "HLEN %s", pend);
     /* Both replies first, so that the connection stays in step on errors. */
     if (redisGetReply(st->rc, (void **)&hget) != REDIS_OK
-        || redisGetReply(st->rc, (void **)&zcard) != REDIS_OK) {
-        io_error(st, "HGET remaining, ZCARD pending");
+        || redisGetReply(st->rc, (void **)&hlen) != REDIS_OK) {
+        io_error(st, "HGET remaining, HLEN pending");
         goto done;
     }
-    if (hget->type == REDIS_REPLY_ERROR || zcard->type == REDIS_REPLY_ERROR) {
+    if (hget->type == REDIS_REPLY_ERROR || hlen->type == REDIS_REPLY_ERROR) {
         snprintf(st->err, sizeof(st->err), "Redis at %s: course %" PRIu64 ": %s", st->addr, course_id,
-                 hget->type == REDIS_REPLY_ERROR ? hget->str : zcard->str);
+                 hget->type == REDIS_REPLY_ERROR ? hget->str : hlen->str);
         goto done;
     }
-    *pending = (uint64_t)zcard->integer;
+    *pending = (uint64_t)hlen->integer;
     if (hget->type == REDIS_REPLY_NIL) {
         *remaining = -1;
     } else {
@@ -385,8 +385,8 @@ int store_course_stock(struct store *st, uint64_t course_id,
 done:
     if (hget != NULL)
         freeReplyObject(hget);
-    if (zcard != NULL)
-        freeReplyObject(zcard);
+    if (hlen != NULL)
+        freeReplyObject(hlen);
     return rc;
 }
 

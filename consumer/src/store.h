@@ -26,7 +26,7 @@ struct wipe_counts {
 int store_open(struct store *st, const struct seckill_config *cfg);
 void store_close(struct store *st);
 
-/* The members of a course's pending zset at one moment (see store_load_course). */
+/* The members of a course's pending hash at one moment (see store_load_course). */
 struct pending_snapshot {
     redisReply *members;
 };
@@ -46,11 +46,11 @@ void store_snapshot_free(struct pending_snapshot *snap);
  * (never below 0), in one atomic step with counting the pending
  * reservations, then lists the course in seckill:courses.
  *
- * Why the snapshot: the consumer takes a user out of the pending zset only
+ * Why the snapshot: the consumer takes a user out of the pending hash only
  * after committing the order. An order committed after MariaDB's count and
  * confirmed before the script would be counted in neither; taken before the
  * count, the snapshot names it, and the script counts every snapshot member
- * that left the zset as sold. On a quiet sale the result is exact; under
+ * that left the hash as sold. On a quiet sale the result is exact; under
  * traffic it can only err toward fewer seats (released reservations, orders
  * counted twice), never toward selling a seat twice. */
 int store_load_course(struct store *st, const struct course *c, uint64_t orders,
@@ -65,7 +65,7 @@ int store_unlist_others(struct store *st, const uint64_t *keep, size_t n,
 int store_wipe_courses(struct store *st, struct wipe_counts *counts);
 
 /* Takes one course off sale, then deletes every key of it: its id in
- * seckill:courses, its hash, its pending zset, its users' order keys. */
+ * seckill:courses, its hash, its pending hash, its users' order keys. */
 int store_remove_course(struct store *st, uint64_t course_id, struct wipe_counts *counts);
 
 /* Sets starts_at and ends_at of a course's hash in one atomic step.
@@ -74,7 +74,7 @@ int store_set_window(struct store *st, uint64_t course_id, int64_t starts_at, in
                      int *loaded);
 
 /* remaining from the hash (-1 when the course is not loaded) and the size of
- * the pending zset. */
+ * the pending hash. */
 int store_course_stock(struct store *st, uint64_t course_id,
                        int64_t *remaining, uint64_t *pending);
 

@@ -36,6 +36,13 @@ static int64_t decimal(const char *s)
     return v;
 }
 
+int sweep_candidate(const char *user, const char *reserved_at, int64_t cutoff)
+{
+    int64_t uid = decimal(user), when = decimal(reserved_at);
+
+    return uid > 0 && when >= 0 && when <= cutoff;
+}
+
 enum sweep_action sweep_decide(const char *order_id, const char *status,
                                const char *ts, int64_t cutoff)
 {

@@ -29,10 +29,16 @@ enum sweep_action {
     SWEEP_RELEASE       /* still pending and old enough: an orphan */
 };
 
+/* Whether a field of a course's pending hash, user -> reservation time as
+ * the reserve script writes them, is worth reading the status key of:
+ * reserved at or before cutoff. Anything else (not an id, not a time) is
+ * none of the sweeper's business. */
+int sweep_candidate(const char *user, const char *reserved_at, int64_t cutoff);
+
 /* What to do with a status key read as (order_id, status, ts), any of them
- * NULL when missing. The pending zset's score only picks the candidates;
+ * NULL when missing. The pending hash's value only picks the candidates;
  * the key's own ts decides, so that a user who reserved again since the
- * zset was read is not released. */
+ * hash was read is not released. */
 enum sweep_action sweep_decide(const char *order_id, const char *status,
                                const char *ts, int64_t cutoff);
 

@@ -27,7 +27,8 @@ struct course_sweep {
     uint64_t id;
     int32_t partition;      /* -1: every partition must be caught up */
     int ready;              /* its partition(s) are caught up */
-    redisReply *users;      /* stale members of its pending zset */
+    uint64_t *users;        /* users pending since the cutoff or before */
+    size_t n;
 };
 
 static int64_t wall_ms(void)
@@ -109,11 +110,15 @@ static int connected(struct sweeper *sw)
     return load_script(sw);
 }
 
+static const char *field(const redisReply *r, size_t i)
+{
+    return i < r->elements && r->element[i]->type == REDIS_REPLY_STRING ? r->element[i]->str : NULL;
+}
+
 static void free_courses(struct course_sweep *cs, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (cs[i].users != NULL)
-            freeReplyObject(cs[i].users);
+        free(cs[i].users);
     free(cs);
 }
 
@@ -146,11 +151,13 @@ static int find_stale(struct sweeper *sw, int64_t cutoff, struct course_sweep **
         if (e->type != REDIS_REPLY_STRING || parse_id(e->str, e->len, &cs[sent].id) != 0)
             continue;       /* not a course id of ours: none of our business */
         key_pending(pending, cs[sent].id);
-        if (redisAppendCommand(sw->store.rc, "ZRANGEBYSCORE %s -inf %" PRId64 " LIMIT 0 " SWEEP_BATCH,
-                               pending, cutoff) != REDIS_OK) {
+        /* At most SWEEP_BATCH at random: a long backlog is not caught
+         * up anyway, and its old ones come up in a later sweep. */
+        if (redisAppendCommand(sw->store.rc, "HRANDFIELD %s " SWEEP_BATCH " WITHVALUES",
+                               pending) != REDIS_OK) {
             freeReplyObject(list);
             free(cs);
-            return redis_fail(sw, "out of memory queueing ZRANGEBYSCORE", NULL);
+            return redis_fail(sw, "out of memory queueing HRANDFIELD", NULL);
         }
         sent++;
     }
@@ -158,21 +165,40 @@ static int find_stale(struct sweeper *sw, int64_t cutoff, struct course_sweep **
     for (size_t i = 0; i < sent; i++) {
         redisReply *r;
 
+        uint64_t id = cs[i].id, *users;
+        size_t stale;
+
         if (redisGetReply(sw->store.rc, (void **)&r) != REDIS_OK) {
             free_courses(cs, kept);
-            return redis_fail(sw, "ZRANGEBYSCORE pending", NULL);
+            return redis_fail(sw, "HRANDFIELD pending", NULL);
         }
         if (r->type != REDIS_REPLY_ARRAY) {
             /* The rest of the replies are dropped with the connection. */
             free_courses(cs, kept);
-            return redis_fail(sw, "ZRANGEBYSCORE pending", r);
+            return redis_fail(sw, "HRANDFIELD pending", r);
         }
-        if (r->elements == 0) {
+        users = calloc(r->elements / 2 + 1, sizeof(*users));
+        if (users == NULL) {
             freeReplyObject(r);
+            free_courses(cs, kept);
+            snprintf(sw->err, sizeof(sw->err), "out of memory sweeping course %" PRIu64, id);
+            return -1;
+        }
+        stale = 0;
+        for (size_t k = 0; k + 1 < r->elements; k += 2) {
+            const char *user = field(r, k), *at = field(r, k + 1);
+
+            if (sweep_candidate(user, at, cutoff))
+                users[stale++] = strtoull(user, NULL, 10);
+        }
+        freeReplyObject(r);
+        if (stale == 0) {
+            free(users);
             continue;
         }
-        cs[kept].id = cs[i].id;
-        cs[kept].users = r;
+        cs[kept].id = id;
+        cs[kept].users = users;
+        cs[kept].n = stale;
         cs[kept].partition = -1;
         kept++;
     }
@@ -287,18 +313,12 @@ done:
     return rc;
 }
 
-static const char *field(const redisReply *r, size_t i)
-{
-    return i < r->elements && r->element[i]->type == REDIS_REPLY_STRING ? r->element[i]->str : NULL;
-}
-
 /* Reads the status keys of a ready course's stale users (at most
  * SWEEP_BATCH), then releases the orphans among them, CALL_MAX_ORDERS per
  * call of the release script. Returns the number released, or -1. */
 static int release_course(struct sweeper *sw, const struct course_sweep *c, int64_t cutoff, int64_t now)
 {
-    const redisReply *users = c->users;
-    size_t n = users->elements, orphans = 0, sent = 0, len;
+    size_t n = c->n, orphans = 0, sent = 0, len;
     char user[SECKILL_KEY_MAX];
     uint64_t *uids, *orders;
     struct call call;
@@ -312,26 +332,18 @@ static int release_course(struct sweeper *sw, const struct course_sweep *c, int6
         snprintf(sw->err, sizeof(sw->err), "out of memory sweeping course %" PRIu64, c->id);
         return -1;
     }
-    /* uids[i] == 0: a member that is no user id, left alone. */
     for (size_t i = 0; i < n; i++) {
-        const redisReply *m = users->element[i];
-
-        if (m->type != REDIS_REPLY_STRING || parse_id(m->str, m->len, &uids[i]) != 0) {
-            uids[i] = 0;
-            continue;
-        }
+        uids[i] = c->users[i];
         key_user(user, c->id, uids[i]);
         if (redisAppendCommand(sw->store.rc, "HMGET %s order_id status ts", user) != REDIS_OK)
             goto oom;
     }
-    /* The orphans move to the front of uids and orders, in zset order. An
+    /* The orphans move to the front of uids and orders, in their order. An
      * order id in another spelling than the reserve script's (parse_id) is
      * left alone: no order of ours has it. */
     for (size_t i = 0; i < n; i++) {
         redisReply *r;
 
-        if (uids[i] == 0)
-            continue;
         if (redisGetReply(sw->store.rc, (void **)&r) != REDIS_OK)
             goto lost;
         if (r->type == REDIS_REPLY_ARRAY
@@ -432,7 +444,7 @@ void sweeper_run(struct sweeper *sw, rd_kafka_t *rk, int64_t mono_now_ms)
         int r;
 
         if (!cs[i].ready) {
-            waiting += cs[i].users->elements;
+            waiting += cs[i].n;
             continue;
         }
         if ((r = release_course(sw, &cs[i], cutoff, now)) < 0) {

@@ -9,9 +9,10 @@
  *
  * Every sweep_interval_ms the daemon's main loop runs one sweep:
  *   1. cutoff = now - sweep_after_ms (wall clock, Unix ms);
- *   2. for each course in seckill:courses, the users of its pending zset
- *      reserved at or before the cutoff (ZRANGEBYSCORE -inf cutoff);
- *      none: done, without asking Kafka anything;
+ *   2. for each course in seckill:courses, the users of its pending hash
+ *      (user -> reservation time) reserved at or before the cutoff, of at
+ *      most 1000 fields at random (HRANDFIELD); none: done, without asking
+ *      Kafka anything;
  *   3. for the topic's partitions that matter (the course's own partition
  *      under librdkafka's default partitioner once the daemon has checked
  *      that the events it consumes follow it, else every partition): the
@@ -20,7 +21,7 @@
  *      sweep;
  *   4. each candidate's status key (order_id, status, ts): still `pending`
  *      with ts <= cutoff -> the shared RELEASE script with that order id
- *      (status failed, seat back, out of the pending zset), the course's
+ *      (status failed, seat back, out of the pending hash), the course's
  *      orphans in calls of up to CALL_MAX_ORDERS (call.h).
  *
  * Why this never releases an order whose buyer was told 200:
@@ -47,7 +48,7 @@
  *     200: the consumer's claim then answers "dropped" and it never
  *     becomes a row.
  *   - RELEASE matches the order id read in step 4 and the key's ts decides,
- *     not the zset's score: a user who got released and reserved again
+ *     not the pending hash's time: a user who got released and reserved again
  *     since has a new order id and a young ts, and is left alone.
  *
  * What the rule assumes: sweep_after_ms exceeds the module's delivery

@@ -28,6 +28,20 @@ static void never_committed_is_caught_up_only_when_empty(void)
     CHECK(!sweep_caught_up(3, 9, -1));
 }
 
+static void candidates_are_users_pending_since_the_cutoff(void)
+{
+    CHECK(sweep_candidate("7", "1000", 1000));
+    CHECK(sweep_candidate("7", "999", 1000));
+    CHECK(!sweep_candidate("7", "1001", 1000));
+    /* not a user id or not a time: not ours */
+    CHECK(!sweep_candidate("0", "1", 1000));
+    CHECK(!sweep_candidate("x7", "1", 1000));
+    CHECK(!sweep_candidate("7", "-1", 1000));
+    CHECK(!sweep_candidate("7", "1e3", 1000));
+    CHECK(!sweep_candidate(NULL, "1", 1000));
+    CHECK(!sweep_candidate("7", NULL, 1000));
+}
+
 static void releases_only_old_pending_orders(void)
 {
     CHECK(sweep_decide("1048577", "pending", "1000", 1000) == SWEEP_RELEASE);
@@ -155,6 +169,7 @@ void suite_sweep(void)
     UNIT_RUN(cutoff_is_now_minus_the_age);
     UNIT_RUN(caught_up_when_committed_reaches_the_end);
     UNIT_RUN(never_committed_is_caught_up_only_when_empty);
+    UNIT_RUN(candidates_are_users_pending_since_the_cutoff);
     UNIT_RUN(releases_only_old_pending_orders);
     UNIT_RUN(leaves_every_other_status_alone);
     UNIT_RUN(leaves_missing_or_odd_fields_alone);

@@ -56,7 +56,7 @@ sub forget_courses {
     my ($left, $last, $still) = (0, -1, 0);
     while ($still < 20) {
         $left = 0;
-        $left += redis('ZCARD', "seckill:{c$_}:pending") for @ids;
+        $left += redis('HLEN', "seckill:{c$_}:pending") for @ids;
         last if $left == 0;
         $still = $left == $last ? $still + 1 : 0;
         $last = $left;

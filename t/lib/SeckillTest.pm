@@ -126,12 +126,12 @@ sub course_add {
 }
 
 # What the reserve script leaves behind, without the module: a seat taken,
-# the user's status key, and (unless success) the pending zset entry.
+# the user's status key, and (unless success) the pending hash's field.
 sub plant {
     my ($course, $user, $order, $status, $ts) = @_;
     redis('HINCRBY', "seckill:{c$course}", 'remaining', -1);
     redis('HSET', "seckill:{c$course}:u:$user", order_id => $order, status => $status, ts => $ts);
-    redis('ZADD', "seckill:{c$course}:pending", $ts, $user) unless $status eq 'success';
+    redis('HSET', "seckill:{c$course}:pending", $user, $ts) unless $status eq 'success';
 }
 
 sub status_of {
@@ -257,7 +257,7 @@ sub wait_green {
     my ($rc, $out, $pending) = (1, '', -1);
     my $ok = wait_for($secs, sub {
         $pending = 0;
-        $pending += redis('ZCARD', "seckill:{c$_}:pending") || 0 for @courses;
+        $pending += redis('HLEN', "seckill:{c$_}:pending") || 0 for @courses;
         return 0 if $pending;
         ($rc, $out) = cli('check');
         return $rc == 0;
