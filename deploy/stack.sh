@@ -16,12 +16,15 @@ up)
     "$d/redis.sh" start
     "$d/mariadb.sh" start
     "$d/kafka.sh" start
-    # First use of this run/ directory: schema, topics, demo catalogue.
-    # Afterwards the data is kept across stop/start, so only an empty Redis
-    # (e.g. its AOF removed by hand) needs the stock loaded again.
-    if [ ! -f "$SECKILL_RUN/.initialized" ]; then
+    # First use of this database: schema, topics, demo catalogue. The mark
+    # lives in MariaDB's data directory, so data removed by hand is
+    # initialised again. Afterwards the data is kept across stop/start, so
+    # only an empty Redis (e.g. its AOF removed by hand) needs the stock
+    # loaded again.
+    initialized=$SECKILL_RUN/mariadb/data/.seckill-initialized
+    if [ ! -f "$initialized" ]; then
         $cli init
-        touch "$SECKILL_RUN/.initialized"
+        touch "$initialized"
     elif [ "$(redis-cli -p "$SECKILL_REDIS_PORT" exists seckill:courses)" = 0 ]; then
         $cli load
     fi
