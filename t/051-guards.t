@@ -7,7 +7,7 @@
 # 404), 552 and 553 (made with the CLI, removed at the end).
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
-use SeckillNginx qw(redis);
+use SeckillNginx qw(redis cli cli_ok);
 use Digest::MD5 ();
 use File::Temp ();
 use FindBin ();
@@ -61,26 +61,6 @@ _EOC_
 
 # --- helpers ---
 
-sub cli {
-    my $pid = open(my $fh, '-|') // die "fork: $!";
-    if ($pid == 0) {
-        open STDERR, '>&', \*STDOUT or die "stderr: $!";
-        exec $ENV{TEST_NGINX_SECKILL_CLI}, @_;
-        die "exec $ENV{TEST_NGINX_SECKILL_CLI}: $!";
-    }
-    local $/;
-    my $out = <$fh> // '';
-    close $fh;
-    $out =~ s/\n+\z//;
-    return ($? >> 8, $out);
-}
-
-sub cli_ok {
-    my ($rc, $out) = cli('-c', $ENV{TEST_NGINX_SECKILL_CONF}, @_);
-    Test::More::is($rc, 0, "seckill @_") or Test::More::diag($out);
-    return $out;
-}
-
 # a request from the given local address: (code, body)
 sub http_from {
     my ($from, $method, $path) = @_;
@@ -124,8 +104,8 @@ sub signed {
 
 # URLs from `seckill sign-url`, and from the config file's secret
 our %URL;
-(undef, $URL{good}) = cli('-c', $ENV{TEST_NGINX_SECKILL_CONF},
-                          'sign-url', 552, 70, '--secret', $SECRET);
+(undef, $URL{good}) = cli('sign-url', 552, 70, '--secret', $SECRET);
+$URL{good} =~ s/\n+\z//;
 my $conf = File::Temp->new(SUFFIX => '.conf');
 {
     open my $in, '<', $ENV{TEST_NGINX_SECKILL_CONF} or die "$ENV{TEST_NGINX_SECKILL_CONF}: $!";
@@ -136,8 +116,9 @@ my $conf = File::Temp->new(SUFFIX => '.conf');
     close $conf;
 }
 (undef, $URL{from_config}) = cli('-c', $conf->filename, 'sign-url', 552, 71, '--ttl', '5m');
-(undef, my $for_60) = cli('-c', $ENV{TEST_NGINX_SECKILL_CONF},
-                          'sign-url', 552, 60, '--secret', $SECRET);
+$URL{from_config} =~ s/\n+\z//;
+(undef, my $for_60) = cli('sign-url', 552, 60, '--secret', $SECRET);
+$for_60 =~ s/\n+\z//;
 ($URL{other_user} = $for_60) =~ s{/552/60\?}{/552/61?};
 ($URL{later} = $for_60) =~ s{/552/60\?(.*expires=)(\d+)}{"/552/62?$1" . ($2 + 3600)}e;
 $URL{expired} = signed('/api/seckill/552/63', time() - 10, $SECRET);
@@ -150,7 +131,7 @@ add_cleanup_handler(sub {
             last if redis('HLEN', "seckill:{c$course}:pending") == 0;
             Time::HiRes::sleep(0.1);
         }
-        cli('-c', $ENV{TEST_NGINX_SECKILL_CONF}, 'course', 'remove', $course, '--force');
+        cli('course', 'remove', $course, '--force');
     }
 });
 
@@ -201,7 +182,7 @@ Test::More::like($body, qr/^\{"status":"too_many_requests","error":"[^"<]+"\}$/,
 
 === TEST 3: a limited request reserves nothing: the limits are in front of the module
 --- init
-main::cli('-c', $ENV{TEST_NGINX_SECKILL_CONF}, 'course', 'remove', 552, '--force');
+main::cli('course', 'remove', 552, '--force');
 main::cli_ok('course', 'add', 552, 'Guards test 552', 10);
 my @codes = map { (main::http_from('127.0.0.3', 'POST', "/api/seckill/552/$_"))[0] } 41 .. 45;
 Test::More::is("@codes", '200 200 200 200 429', '127.0.0.3: four seats, then 429');
@@ -288,7 +269,7 @@ Test::More::like($main::URL{from_config},
 
 === TEST 10: sign-url without a secret says where to set one
 --- init
-my ($rc, $out) = main::cli('-c', $ENV{TEST_NGINX_SECKILL_CONF}, 'sign-url', 552, 72);
+my ($rc, $out) = main::cli('sign-url', 552, 72);
 Test::More::is($rc, 1, 'fails');
 Test::More::like($out, qr/no secret: .*secure_link_secret/, 'naming the config key');
 --- request
@@ -299,7 +280,7 @@ GET /api/orders/552/72
 
 === TEST 11: a course this node knows is sold out: 410 from shared memory, its buyers not counted per user
 --- init
-main::cli('-c', $ENV{TEST_NGINX_SECKILL_CONF}, 'course', 'remove', 553, '--force');
+main::cli('course', 'remove', 553, '--force');
 main::cli_ok('course', 'add', 553, 'Guards test 553', 1);
 --- request eval
 ["POST /api/seckill/553/80", ("POST /api/seckill/553/81") x 6]

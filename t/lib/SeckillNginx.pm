@@ -17,6 +17,7 @@ our @EXPORT_OK = qw(redis stall_redis drop_course forget_courses course http rea
                     mysql alive cli cli_ok nginx_start nginx_stop nginx_workers);
 
 sub redis {
+    local $?;    # see cli()
     open my $fh, '-|', 'redis-cli', '-p', $ENV{TEST_NGINX_REDIS_PORT}, @_
         or die "redis-cli: $!";
     local $/;
@@ -52,6 +53,7 @@ sub drop_course {
 # until it confirmed our orders (or makes no progress), then take them back
 # out of MariaDB and Redis, so that `seckill check` sees only real courses.
 sub forget_courses {
+    local $?;    # see cli()
     my @ids = @_;
     my ($left, $last, $still) = (0, -1, 0);
     while ($still < 20) {
@@ -106,6 +108,7 @@ sub ready {
 }
 
 sub mysql {
+    local $?;    # see cli()
     my $sql = shift;
     open my $fh, '-|', 'mariadb', '--no-defaults', '-N', '-B', '-h127.0.0.1',
         "-P$ENV{TEST_NGINX_MYSQL_PORT}", '-useckill', '-pseckill', 'seckill',
@@ -125,12 +128,18 @@ sub alive {
     return (<$st> // '') !~ /^\d+ \(.*\) Z /s;
 }
 
-# the CLI with the test stack's config: (exit status, stdout and stderr)
+# the CLI with the test stack's config, or the one of a leading
+# ('-c', FILE): (exit status, stdout and stderr). $? is left alone: the real
+# Test::Nginx runs cleanup handlers (which call this) from its END block
+# too, where $? is the test file's exit status.
 sub cli {
+    local $?;
+    my @conf = ('-c', $ENV{TEST_NGINX_SECKILL_CONF});
+    @conf = splice(@_, 0, 2) if @_ >= 2 && $_[0] eq '-c';
     my $pid = open(my $fh, '-|') // die "fork: $!";
     if ($pid == 0) {
         open STDERR, '>&', \*STDOUT or die "stderr: $!";
-        exec $ENV{TEST_NGINX_SECKILL_CLI}, '-c', $ENV{TEST_NGINX_SECKILL_CONF}, @_;
+        exec $ENV{TEST_NGINX_SECKILL_CLI}, @conf, @_;
         die "exec $ENV{TEST_NGINX_SECKILL_CLI}: $!";
     }
     local $/;
