@@ -7,8 +7,6 @@ RUN   ?= $(TOP)/run
 BUILD := $(TOP)/build
 export SECKILL_RUN := $(RUN)
 
-CLI = $(BUILD)/bin/seckill -c $(RUN)/conf/consumer.conf
-
 .PHONY: all init build module cli run stop status reset check test bench clean
 
 all: build
@@ -26,8 +24,6 @@ cli:
 
 run: build
 	@sh deploy/stack.sh up
-	@echo
-	@echo "Course Seckill is up: http://127.0.0.1:$${SECKILL_HTTP_PORT:-8080}/"
 
 stop:
 	@sh deploy/stack.sh down
@@ -36,10 +32,10 @@ status:
 	@sh deploy/stack.sh status
 
 reset: cli
-	@$(CLI) reset
+	@sh deploy/stack.sh cli reset
 
 check: cli
-	@$(CLI) check
+	@sh deploy/stack.sh cli check
 
 test: build
 	@sh t/run.sh

@@ -4,6 +4,29 @@
 
 SECKILL_TOP=${SECKILL_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 SECKILL_RUN=${SECKILL_RUN:-$SECKILL_TOP/run}
+
+# A stack remembers the settings it was created with ($SECKILL_RUN/settings,
+# written by `stack.sh up`), and every later command talks to that stack:
+# the environment may repeat a setting, never change it. Another stack is
+# another SECKILL_RUN directory.
+SECKILL_SETTINGS="SECKILL_HTTP_PORT SECKILL_MYSQL_PORT SECKILL_REDIS_PORT
+    SECKILL_KAFKA_PORT SECKILL_KAFKA_CONTROLLER_PORT SECKILL_KAFKA_HEAP
+    SECKILL_TOPIC"
+if [ -f "$SECKILL_RUN/settings" ]; then
+    while IFS='=' read -r _k _v; do
+        case " $(echo $SECKILL_SETTINGS) " in
+            *" $_k "*) ;;
+            *) continue ;;
+        esac
+        eval "_env=\${$_k:-}"
+        if [ -n "$_env" ] && [ "$_env" != "$_v" ]; then
+            printf 'seckill: error: %s=%s, but the stack in %s was created with %s=%s: unset %s to use that stack, or give another stack a SECKILL_RUN directory of its own\n' \
+                "$_k" "$_env" "$SECKILL_RUN" "$_k" "$_v" "$_k" >&2
+            exit 1
+        fi
+        eval "$_k=\$_v"
+    done <"$SECKILL_RUN/settings"
+fi
 SECKILL_HTTP_PORT=${SECKILL_HTTP_PORT:-8080}
 SECKILL_MYSQL_PORT=${SECKILL_MYSQL_PORT:-3306}
 SECKILL_REDIS_PORT=${SECKILL_REDIS_PORT:-6379}
@@ -23,6 +46,15 @@ SECKILL_MYSQL_SOCKET=$SECKILL_RUN/mariadb/mysqld.sock
 export SECKILL_LOG SECKILL_MYSQL_SOCKET
 
 say() { printf 'seckill: %s\n' "$*"; }
+
+# save_settings: the first `up` of a stack writes what it was created with.
+save_settings() {
+    [ -f "$SECKILL_RUN/settings" ] && return 0
+    mkdir -p "$SECKILL_RUN"
+    for _k in $SECKILL_SETTINGS; do
+        eval "printf '%s=%s\n' \"\$_k\" \"\$$_k\""
+    done >"$SECKILL_RUN/settings"
+}
 die() { printf 'seckill: error: %s\n' "$*" >&2; exit 1; }
 
 # running PID: true when the process exists and is not a zombie (one killed

@@ -12,6 +12,7 @@ cli="$SECKILL_BIN/seckill -c $SECKILL_RUN/conf/consumer.conf"
 case "${1:-}" in
 up)
     mkdir -p "$SECKILL_LOG"
+    save_settings
     render_conf "$SECKILL_TOP/conf/consumer.conf" "$SECKILL_RUN/conf/consumer.conf"
     "$d/redis.sh" start
     "$d/mariadb.sh" start
@@ -30,6 +31,8 @@ up)
     fi
     "$d/consumer.sh" start
     "$d/nginx.sh" start
+    printf '\nCourse Seckill is up: http://127.0.0.1:%s/ (settings: %s/settings)\n' \
+        "$SECKILL_HTTP_PORT" "$SECKILL_RUN"
     ;;
 down)
     # Reverse order: stop taking purchases first, then let the consumer
@@ -55,7 +58,14 @@ status)
         fi
     done
     ;;
+cli)
+    # the CLI on this stack (`make reset`, `make check`)
+    shift
+    [ -f "$SECKILL_RUN/conf/consumer.conf" ] \
+        || die "no stack in $SECKILL_RUN yet: start one with 'make run'"
+    exec "$SECKILL_BIN/seckill" -c "$SECKILL_RUN/conf/consumer.conf" "$@"
+    ;;
 *)
-    die "usage: $0 up|down|status"
+    die "usage: $0 up|down|status|cli COMMAND..."
     ;;
 esac

@@ -1,0 +1,86 @@
+# A stack remembers the settings it was created with ($SECKILL_RUN/settings)
+# and every later command talks to it: the environment may repeat a
+# setting, never change it, and a command that would reach another stack's
+# ports stops with a message saying which setting and what to do. No
+# service is started: the stacks here are directories.
+use strict;
+use warnings;
+use File::Temp ();
+use Test::More;
+
+my $dir = File::Temp::tempdir('seckill-settings-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+my @settings = qw(SECKILL_HTTP_PORT SECKILL_MYSQL_PORT SECKILL_REDIS_PORT
+                  SECKILL_KAFKA_PORT SECKILL_KAFKA_CONTROLLER_PORT
+                  SECKILL_KAFKA_HEAP SECKILL_TOPIC);
+
+# a deploy/ command in a clean environment plus %env: (exit status, output)
+sub deploy {
+    my ($env, @cmd) = @_;
+    my $pid = open(my $fh, '-|') // die "fork: $!";
+    if ($pid == 0) {
+        delete @ENV{@settings, 'SECKILL_RUN'};
+        @ENV{keys %$env} = values %$env;
+        open STDERR, '>&', \*STDOUT or die "stderr: $!";
+        exec @cmd;
+        die "exec @cmd: $!";
+    }
+    local $/;
+    my $out = <$fh> // '';
+    close $fh;
+    return ($? >> 8, $out);
+}
+
+sub nginx_port {
+    my ($out) = @_;
+    return $out =~ /^nginx\s+\S+\s+\S+\s+(\S+)/m ? $1 : '';
+}
+
+# The first `up` writes what the stack is made with (save_settings).
+my ($rc, $out) = deploy({ SECKILL_RUN => $dir, SECKILL_HTTP_PORT => 38081,
+                          SECKILL_REDIS_PORT => 36380 },
+                        'sh', '-c', '. deploy/lib.sh && save_settings');
+is($rc, 0, 'settings saved') or diag $out;
+open my $fh, '<', "$dir/settings" or die "$dir/settings: $!";
+my %saved = map { /^(\w+)=(.*)$/ ? ($1, $2) : () } <$fh>;
+close $fh;
+is_deeply([sort keys %saved], [sort @settings], 'every setting is written');
+is("$saved{SECKILL_HTTP_PORT} $saved{SECKILL_REDIS_PORT} $saved{SECKILL_MYSQL_PORT}",
+   '38081 36380 3306', 'the given ports and the defaults');
+
+($rc, $out) = deploy({ SECKILL_RUN => $dir },
+                     'sh', '-c', '. deploy/lib.sh && save_settings && cat "$SECKILL_RUN/settings"');
+like($out, qr/^SECKILL_HTTP_PORT=38081$/m, 'a later up keeps them');
+
+# Later commands take them without being told.
+($rc, $out) = deploy({ SECKILL_RUN => $dir }, 'sh', 'deploy/stack.sh', 'status');
+is($rc, 0, 'status without any variable') or diag $out;
+is(nginx_port($out), 38081, "status shows the stack's own HTTP port");
+like($out, qr/^redis\s+\S+\s+\S+\s+36380$/m, "and its own Redis port");
+
+($rc, $out) = deploy({ SECKILL_RUN => $dir, SECKILL_HTTP_PORT => 38081 },
+                     'sh', 'deploy/stack.sh', 'status');
+is($rc, 0, 'the environment may repeat a setting');
+
+# Asking for other ports than the stack has: refused, nothing done.
+($rc, $out) = deploy({ SECKILL_RUN => $dir, SECKILL_HTTP_PORT => 8080 },
+                     'sh', 'deploy/stack.sh', 'status');
+is($rc, 1, 'another HTTP port: refused');
+like($out, qr/SECKILL_HTTP_PORT=8080, but the stack in \Q$dir\E was created with SECKILL_HTTP_PORT=38081: unset SECKILL_HTTP_PORT to use that stack, or give another stack a SECKILL_RUN directory of its own/,
+     'naming the setting, both values and what to do');
+
+for my $cmd (['sh', 'deploy/stack.sh', 'up'], ['sh', 'deploy/stack.sh', 'down'],
+             ['sh', 'deploy/stack.sh', 'cli', 'reset'], ['sh', 'bench/run.sh'])
+{
+    ($rc, $out) = deploy({ SECKILL_RUN => $dir, SECKILL_REDIS_PORT => 6379 }, @$cmd);
+    is($rc, 1, "@$cmd with another Redis port: refused") or diag $out;
+    like($out, qr/SECKILL_REDIS_PORT=6379, but the stack/, '... before doing anything');
+}
+ok(!-e "$dir/log", 'nothing was started');
+
+# A stack that was never started has no settings and no CLI config.
+my $empty = File::Temp::tempdir('seckill-settings-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+($rc, $out) = deploy({ SECKILL_RUN => $empty }, 'sh', 'deploy/stack.sh', 'cli', 'stats');
+is($rc, 1, 'the CLI on a stack never started: refused');
+like($out, qr/no stack in \Q$empty\E yet: start one with 'make run'/, 'saying so');
+
+done_testing();
