@@ -32,7 +32,7 @@ status:
 	@sh deploy/stack.sh status
 
 reset: cli
-	@sh deploy/stack.sh cli reset
+	@YES=$(YES) sh deploy/stack.sh reset
 
 check: cli
 	@sh deploy/stack.sh cli check
@@ -44,5 +44,5 @@ bench: run
 	@sh bench/run.sh
 
 clean:
-	@sh deploy/stack.sh down
-	rm -rf $(BUILD) $(RUN)
+	@YES=$(YES) sh deploy/stack.sh clean
+	rm -rf $(BUILD)

@@ -47,6 +47,19 @@ export SECKILL_LOG SECKILL_MYSQL_SOCKET
 
 say() { printf 'seckill: %s\n' "$*"; }
 
+# confirm WHAT: a destructive command goes on when YES=1, or when whoever is
+# at the terminal types "yes"; anything else stops it.
+confirm() {
+    [ "${YES:-}" = 1 ] && return 0
+    if [ -t 0 ]; then
+        printf 'seckill: %s.\nType yes to go on: ' "$1" >&2
+        read -r _answer || _answer=
+        [ "$_answer" = yes ] && return 0
+        die "nothing done"
+    fi
+    die "$1: not asked without a terminal; confirm with YES=1"
+}
+
 # save_settings: the first `up` of a stack writes what it was created with.
 save_settings() {
     [ -f "$SECKILL_RUN/settings" ] && return 0

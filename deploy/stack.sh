@@ -58,6 +58,21 @@ status)
         fi
     done
     ;;
+reset)
+    # a new sale: asks first, naming what goes
+    orders=$("$0" cli stats 2>/dev/null | awk '$1 == "all" { print $5 }')
+    confirm "make reset deletes the ${orders:-?} order(s) of the stack in $SECKILL_RUN and puts every seat back on sale"
+    exec "$0" cli reset
+    ;;
+clean)
+    # every piece of data of the stack (`make clean` removes the build too)
+    orders=$("$0" cli stats 2>/dev/null | awk '$1 == "all" { print $5 }')
+    if [ -d "$SECKILL_RUN" ]; then
+        confirm "make clean stops the stack and deletes $SECKILL_RUN (its ${orders:-unknown number of} order(s), Redis, Kafka and logs)"
+    fi
+    "$0" down
+    rm -rf "$SECKILL_RUN"
+    ;;
 cli)
     # the CLI on this stack (`make reset`, `make check`)
     shift
@@ -66,6 +81,6 @@ cli)
     exec "$SECKILL_BIN/seckill" -c "$SECKILL_RUN/conf/consumer.conf" "$@"
     ;;
 *)
-    die "usage: $0 up|down|status|cli COMMAND..."
+    die "usage: $0 up|down|status|reset|clean|cli COMMAND..."
     ;;
 esac

@@ -77,6 +77,19 @@ for my $cmd (['sh', 'deploy/stack.sh', 'up'], ['sh', 'deploy/stack.sh', 'down'],
 }
 ok(!-e "$dir/log", 'nothing was started');
 
+# Destructive commands are not run without a confirmation: on no terminal
+# they want YES=1, and say what they would delete.
+for my $what (qw(reset clean)) {
+    ($rc, $out) = deploy({ SECKILL_RUN => $dir }, 'sh', 'deploy/stack.sh', $what);
+    is($rc, 1, "$what without a terminal or YES=1: refused") or diag $out;
+    like($out, qr/make $what .*delete.*\Q$dir\E.*not asked without a terminal; confirm with YES=1/,
+         '... naming what it deletes and how to confirm');
+}
+ok(-f "$dir/settings", 'the stack is still there');
+($rc, $out) = deploy({ SECKILL_RUN => $dir, YES => 1 }, 'sh', 'deploy/stack.sh', 'clean');
+is($rc, 0, 'clean with YES=1') or diag $out;
+ok(!-e $dir, 'its directory is gone');
+
 # A stack that was never started has no settings and no CLI config.
 my $empty = File::Temp::tempdir('seckill-settings-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 ($rc, $out) = deploy({ SECKILL_RUN => $empty }, 'sh', 'deploy/stack.sh', 'cli', 'stats');
