@@ -150,6 +150,9 @@ stop_pid() {
 # as they are; this is the only place ports are rewritten.
 render_conf() {
     mkdir -p "$(dirname "$2")"
+    # 0600: consumer.conf holds the database password and the URL-signing
+    # secret, and every service runs as the one user who starts the stack.
+    (umask 077 && : >"$2.tmp")
     sed -e "s#127\.0\.0\.1:8080#127.0.0.1:$SECKILL_HTTP_PORT#g" \
         -e "s#127\.0\.0\.1:3306#127.0.0.1:$SECKILL_MYSQL_PORT#g" \
         -e "s#127\.0\.0\.1:6379#127.0.0.1:$SECKILL_REDIS_PORT#g" \

@@ -77,6 +77,13 @@ for my $cmd (['sh', 'deploy/stack.sh', 'up'], ['sh', 'deploy/stack.sh', 'down'],
 }
 ok(!-e "$dir/log", 'nothing was started');
 
+# The rendered consumer.conf holds the database password: its owner's only.
+($rc, $out) = deploy({ SECKILL_RUN => $dir },
+                     'sh', '-c', '. deploy/lib.sh && render_conf conf/consumer.conf "$SECKILL_RUN/conf/consumer.conf"');
+is($rc, 0, 'consumer.conf rendered') or diag $out;
+is(sprintf('%04o', (stat "$dir/conf/consumer.conf")[2] & 07777), '0600',
+   'consumer.conf is 0600');
+
 # Destructive commands are not run without a confirmation: on no terminal
 # they want YES=1, and say what they would delete.
 for my $what (qw(reset clean)) {
