@@ -35,17 +35,30 @@ start)
     mkdir -p "$dir" "$SECKILL_LOG"
     render_conf "$SECKILL_TOP/conf/kafka/server.properties" "$props"
     if [ ! -f "$dir/data/meta.properties" ]; then
-        uuid=$(kafka_java kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)
-        [ -n "$uuid" ] || die "kafka StorageTool random-uuid printed nothing"
+        uuid=$(kafka_java kafka.tools.StorageTool random-uuid \
+                   2>"$SECKILL_LOG/kafka-format.log" | tail -1)
+        if [ -z "$uuid" ]; then
+            tail -n 20 "$SECKILL_LOG/kafka-format.log" >&2
+            die "kafka's StorageTool could not run (log: $SECKILL_LOG/kafka-format.log; SECKILL_KAFKA_HEAP=$SECKILL_KAFKA_HEAP)"
+        fi
         (cd "$dir" && kafka_java kafka.tools.StorageTool format -t "$uuid" \
             -c "$props" --ignore-formatted) >"$SECKILL_LOG/kafka-format.log" 2>&1 \
             || { tail -20 "$SECKILL_LOG/kafka-format.log"; die "kafka storage format failed"; }
     fi
-    : >"$log"
+    # The last run's logs are kept beside the new ones: a crash's evidence
+    # survives the restart that follows it.
+    for f in "$log" "$SECKILL_LOG/kafka.out"; do
+        [ -f "$f" ] && mv "$f" "$f.prev"
+    done
     (cd "$dir" && kafka_java exec kafka.Kafka "$props") \
         >"$SECKILL_LOG/kafka.out" 2>&1 &
     echo $! >"$SECKILL_RUN/kafka.pid"
-    wait_until kafka 120 "$log" kafka_ready
+    # The JVM's own complaints (a heap it cannot have, a bad option) go to
+    # kafka.out, before log4j writes anything to kafka.log: show both.
+    if ! (wait_until kafka 120 "$log" kafka_ready); then
+        tail -n 20 "$SECKILL_LOG/kafka.out" >&2 2>/dev/null || true
+        die "kafka did not start: see $log and $SECKILL_LOG/kafka.out (the previous run's: *.prev)"
+    fi
     say "kafka up on 127.0.0.1:$SECKILL_KAFKA_PORT (pid $(pid_of kafka))"
     ;;
 stop)
