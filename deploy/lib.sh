@@ -97,6 +97,22 @@ port_owner() {
         | sed -n 's/.*users:(("\([^"]*\)",pid=\([0-9]*\).*/pid \2 (\1)/p' | head -1
 }
 
+# orphan_workers: pids of nginx workers left serving our HTTP port by a
+# master that is gone (killed -9): their parent is init. A live master (its
+# parent is init too, it is a daemon) and a system nginx's workers (they
+# have their master) are never counted.
+orphan_workers() {
+    ss -Hltnp "sport = :$SECKILL_HTTP_PORT" 2>/dev/null \
+        | grep -o '"nginx",pid=[0-9]*' | sed 's/.*pid=//' | sort -u \
+        | while read -r _p; do
+              if [ "$(awk '{ print $4 }' "/proc/$_p/stat" 2>/dev/null)" = 1 ] \
+                  && tr '\0' ' ' <"/proc/$_p/cmdline" 2>/dev/null | grep -q '^nginx: worker'
+              then
+                  echo "$_p"
+              fi
+          done
+}
+
 # refuse_busy_port SERVICE PORT: die with a hint when another program has it.
 refuse_busy_port() {
     if port_open "$2"; then

@@ -51,6 +51,14 @@ stop)
         done
     fi
     stop_pid nginx 5
+    # Workers whose master was killed -9 keep selling on the port.
+    orphans=$(orphan_workers)
+    if [ -n "$orphans" ]; then
+        say "stopping nginx workers left by a killed master: $(echo $orphans)"
+        kill -QUIT $orphans 2>/dev/null || true
+        sleep 2
+        kill -KILL $orphans 2>/dev/null || true
+    fi
     ;;
 *)
     die "usage: $0 start|stop|reload"

@@ -9,6 +9,51 @@ services="redis mariadb kafka consumer nginx"
 d=$SECKILL_TOP/deploy
 cli="$SECKILL_BIN/seckill -c $SECKILL_RUN/conf/consumer.conf"
 
+# health SERVICE: what the service answers, within about 2 s.
+health() {
+    case $1 in
+    redis)
+        _a=$(timeout 1 redis-cli -p "$SECKILL_REDIS_PORT" ping 2>/dev/null || true)
+        [ "$_a" = PONG ] && echo "ok (PING)" || echo "NO ANSWER to PING in 1 s"
+        ;;
+    mariadb)
+        if timeout 3 mariadb-admin --no-defaults --connect-timeout=2 -h127.0.0.1 \
+               -P"$SECKILL_MYSQL_PORT" -useckill -pseckill ping >/dev/null 2>&1; then
+            echo "ok (ping)"
+        else
+            echo "NO ANSWER to ping in 2 s"
+        fi
+        ;;
+    kafka)
+        port_open "$SECKILL_KAFKA_PORT" && echo "ok (listening)" || echo "NOT LISTENING"
+        ;;
+    consumer)
+        # its stats file, rewritten every 5 s: age, lag, paused
+        _f=$SECKILL_RUN/consumer.prom
+        if [ ! -f "$_f" ]; then
+            echo "no stats file yet"
+            return
+        fi
+        _age=$(( $(date +%s) - $(stat -c %Y "$_f") ))
+        _lag=$(awk '$1 == "seckill_consumer_lag" { print $2 }' "$_f")
+        _paused=$(awk '$1 == "seckill_consumer_paused" { print $2 }' "$_f")
+        _what="lag ${_lag:-?}, stats ${_age} s old"
+        [ "${_paused:-0}" = 0 ] || _what="$_what, PAUSED (MariaDB or Redis unreachable)"
+        [ "$_age" -le 15 ] || _what="$_what, STALE (the daemon is stuck?)"
+        echo "$_what"
+        ;;
+    nginx)
+        _c=$(curl -s -m 2 -o /dev/null -w '%{http_code}' \
+                 "http://127.0.0.1:$SECKILL_HTTP_PORT/api/courses" 2>/dev/null || true)
+        case $_c in
+        200) echo "ok (/api/courses 200)" ;;
+        000|'') echo "NO ANSWER in 2 s" ;;
+        *) echo "/api/courses answers $_c" ;;
+        esac
+        ;;
+    esac
+}
+
 case "${1:-}" in
 up)
     mkdir -p "$SECKILL_LOG"
@@ -42,7 +87,9 @@ down)
     done
     ;;
 status)
-    printf '%-9s %-5s %-8s %s\n' SERVICE STATE PID PORT
+    # The pid says a process exists; HEALTH asks the service itself (a
+    # stopped Redis keeps its pid and answers nothing).
+    printf '%-9s %-5s %-8s %-11s %s\n' SERVICE STATE PID PORT HEALTH
     for s in $services; do
         case $s in
         redis)   port=$SECKILL_REDIS_PORT ;;
@@ -52,11 +99,14 @@ status)
         consumer) port=- ;;
         esac
         if pid_alive "$s"; then
-            printf '%-9s %-5s %-8s %s\n' "$s" up "$(pid_of "$s")" "$port"
+            printf '%-9s %-5s %-8s %-11s %s\n' "$s" up "$(pid_of "$s")" "$port" "$(health "$s")"
         else
-            printf '%-9s %-5s %-8s %s\n' "$s" down - "$port"
+            printf '%-9s %-5s %-8s %-11s %s\n' "$s" down - "$port" -
         fi
     done
+    orphans=$(orphan_workers)
+    [ -z "$orphans" ] || say "nginx workers without their master still serve port" \
+        "$SECKILL_HTTP_PORT: $(echo $orphans) ('make stop' ends them)"
     ;;
 reset)
     # a new sale: asks first, naming what goes
