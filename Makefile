@@ -7,7 +7,7 @@ RUN   ?= $(TOP)/run
 BUILD := $(TOP)/build
 export SECKILL_RUN := $(RUN)
 
-.PHONY: all init build module cli run stop status reset check test bench clean
+.PHONY: all init build module cli run stop reload status reset check test bench clean
 
 all: build
 
@@ -27,6 +27,9 @@ run: build
 
 stop:
 	@sh deploy/stack.sh down
+
+reload:
+	@sh deploy/nginx.sh reload
 
 status:
 	@sh deploy/stack.sh status

@@ -9,19 +9,42 @@ conf=$SECKILL_RUN/conf/nginx.conf
 log=$SECKILL_LOG/nginx-error.log
 nginx=${SECKILL_NGINX:-/usr/sbin/nginx}
 
+# prepare: the configuration rendered from conf/nginx.conf and checked by
+# `nginx -t` before anything runs, so a bad directive is reported, not
+# half-applied. Its messages name conf/nginx.conf, the file one edits (the
+# rendered copy keeps its line numbers), and a rejected file leaves the
+# running configuration in place.
 prepare() {
     [ -x "$nginx" ] || die "$nginx not found: run 'make init'"
     [ -f "$SECKILL_MODULE" ] || die "$SECKILL_MODULE missing: run 'make build'"
     mkdir -p "$prefix/temp" "$prefix/logs" "$SECKILL_LOG"
-    render_conf "$SECKILL_TOP/conf/nginx.conf" "$conf"
-    # -t before anything runs: a bad directive is reported, not half-applied.
-    "$nginx" -p "$prefix/" -c "$conf" -e "$log" -t -q \
-        || die "nginx -t rejected $conf (see the message above)"
+    render_conf "$SECKILL_TOP/conf/nginx.conf" "$conf.new"
+    if ! "$nginx" -p "$prefix/" -c "$conf.new" -e "$log" -t -q 2>"$conf.err"; then
+        sed "s#$conf.new#$SECKILL_TOP/conf/nginx.conf#g" "$conf.err" >&2
+        rm -f "$conf.new" "$conf.err"
+        die "nginx -t rejected $SECKILL_TOP/conf/nginx.conf (see the message above); nothing changed"
+    fi
+    rm -f "$conf.err"
+    mv "$conf.new" "$conf"
+}
+
+# changed: conf/nginx.conf renders to something else than what runs.
+changed() {
+    render_conf "$SECKILL_TOP/conf/nginx.conf" "$conf.cmp"
+    if cmp -s "$conf.cmp" "$conf"; then
+        rm -f "$conf.cmp"
+        return 1
+    fi
+    rm -f "$conf.cmp"
 }
 
 case "${1:-}" in
 start)
-    pid_alive nginx && exit 0
+    if pid_alive nginx; then
+        # `make run` on a running stack applies an edited conf/nginx.conf
+        changed || exit 0
+        exec "$0" reload
+    fi
     refuse_busy_port nginx "$SECKILL_HTTP_PORT"
     prepare
     # nginx daemonizes and writes run/nginx.pid itself (`pid` in nginx.conf).
@@ -36,9 +59,10 @@ start)
     say "nginx up on http://127.0.0.1:$SECKILL_HTTP_PORT/ (pid $(pid_of nginx))"
     ;;
 reload)
-    pid_alive nginx || die "nginx is not running"
+    pid_alive nginx || die "nginx is not running: start the stack with 'make run'"
     prepare
     kill -HUP "$(pid_of nginx)"
+    say "nginx reloading $SECKILL_TOP/conf/nginx.conf: new workers take new connections, the old ones finish theirs"
     ;;
 stop)
     # QUIT: graceful; workers finish their requests (and flush Kafka).
