@@ -1,4 +1,5 @@
-# `make status` asks every service itself, not only its pid file: a frozen
+# `make status` asks every service itself, not only its pid file, and
+# `seckill stats --watch` shows the sale live. A frozen
 # Redis (SIGSTOP) keeps its pid and answers nothing, and status says so
 # while nginx answers 503; an nginx master killed -9 leaves workers selling
 # on the port, and status names them and `make stop`'s nginx step ends
@@ -36,6 +37,13 @@ like(row($out, 'mariadb'), qr/\bup\b.*ok \(ping\)$/, 'mariadb: up, answers ping'
 like(row($out, 'kafka'), qr/\bup\b.*ok \(listening\)$/, 'kafka: up, listening');
 like(row($out, 'consumer'), qr/\bup\b.*lag \d+, stats \d+ s old$/, 'consumer: its lag and how fresh its stats are');
 like(row($out, 'nginx'), qr/\bup\b.*ok \(\/api\/courses 200\)$/, 'nginx: answers');
+
+# A live view of the sale: the stats table again every second.
+my (undef, $watch) = SeckillTest::_capture('timeout', '2.5', env_of('cli'), '-c',
+                                           env_of('conf'), 'stats', '--watch');
+my @tables = $watch =~ /^seckill stats, \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(every second/mg;
+ok(@tables >= 2, scalar(@tables) . ' tables in 2.5 s from `seckill stats --watch`') or diag $watch;
+like($watch, qr/^\s+all\s+\d+\s+\d+\s+\d+\s+\d+\s+\d+ course\(s\)$/m, '... each with its totals');
 
 # Redis frozen: the pid is there, the service is not
 $frozen = svc_pid('redis');

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "catalog.h"
@@ -273,15 +274,14 @@ static int cmd_reset(struct session *s)
     return load_stock(s) == 0 ? 0 : EXIT_RUNTIME;
 }
 
-static int cmd_stats(struct session *s)
+/* One stats table; -1 (said on stderr) when MariaDB or Redis failed. */
+static int print_stats(struct session *s)
 {
     struct course_orders *rows;
     uint64_t total = 0, remaining = 0, pending = 0, orders = 0;
     size_t n;
     int unloaded = 0;
 
-    if (open_db(s, DB_EXISTING) != 0 || open_store(s) != 0)
-        return EXIT_RUNTIME;
     if (db_list_courses(&s->db, &rows, &n) != 0) {
         fail_with(s->db.err);
         return EXIT_RUNTIME;
@@ -297,7 +297,7 @@ static int cmd_stats(struct session *s)
         if (store_course_stock(&s->store, c->id, &left, &pend) != 0) {
             fail_with(s->store.err);
             free(rows);
-            return EXIT_RUNTIME;
+            return -1;
         }
         if (left < 0) {
             unloaded = 1;
@@ -318,6 +318,49 @@ static int cmd_stats(struct session *s)
         printf("(remaining '-': not in Redis; run `seckill load`)\n");
     free(rows);
     return 0;
+}
+
+/* stats --watch: the table again every second until interrupted, on a
+ * cleared terminal (a log of timestamped tables otherwise). A service that
+ * fails is said and asked again the next second: watching a sale is when
+ * one goes down. */
+static int watch_stats(struct session *s)
+{
+    int tty = isatty(STDOUT_FILENO);
+
+    for (;;) {
+        time_t now = time(NULL);
+        char when[32];
+
+        strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&now));
+        if (tty)
+            fputs("\033[H\033[2J", stdout);
+        printf("seckill stats, %s (every second; Ctrl-C to stop)\n", when);
+        fflush(stdout);
+        if ((s->db.conn == NULL && open_db(s, DB_EXISTING) != 0)
+            || (s->store.rc == NULL && open_store(s) != 0)
+            || print_stats(s) != 0) {
+            db_close(&s->db);
+            store_close(&s->store);
+        }
+        /* a reader gone (`| head`) ends the watch */
+        if (fflush(stdout) == EOF || ferror(stdout))
+            return 0;
+        sleep(1);
+    }
+}
+
+static int cmd_stats(struct session *s)
+{
+    if (s->argc == 1 && strcmp(s->argv[0], "--watch") == 0)
+        return watch_stats(s);
+    if (s->argc > 0) {
+        fprintf(stderr, "seckill: stats: unexpected argument '%s'\n%s", s->argv[0], s->help);
+        return EXIT_USAGE;
+    }
+    if (open_db(s, DB_EXISTING) != 0 || open_store(s) != 0)
+        return EXIT_RUNTIME;
+    return print_stats(s) == 0 ? 0 : EXIT_RUNTIME;
 }
 
 static int cmd_check(struct session *s)
@@ -830,9 +873,10 @@ static const struct command commands[] = {
       "in Redis (course hashes, pending reservations, users' order keys), then\n"
       "does what `seckill load` does. Stop the traffic first: a purchase or an\n"
       "order persisted during a reset belongs to neither sale.\n", cmd_reset, 0 },
-    { "stats", "usage: seckill [-c FILE] stats\n"
+    { "stats", "usage: seckill [-c FILE] stats [--watch]\n"
       "Prints per course: seats on sale (total), remaining in Redis, reservations\n"
-      "pending in Redis, orders persisted in MariaDB; then the totals.\n", cmd_stats, 0 },
+      "pending in Redis, orders persisted in MariaDB; then the totals.\n"
+      "--watch: again every second, a live view of a sale, until Ctrl-C.\n", cmd_stats, 1 },
     { "check", "usage: seckill [-c FILE] check\n"
       "Verifies, on a quiet sale (no purchase in flight, the consumer caught up),\n"
       "per course:\n"
