@@ -243,7 +243,7 @@ bench_owned() {
 fresh_sale() {
     set -- $seed_seats
     for _c in $seed_ids; do
-        $cli course remove "$_c" --force >/dev/null 2>&1 || true
+        $cli course remove "$_c" --force --yes >/dev/null 2>&1 || true
         $cli course add "$_c" "bench: seed $_c" "$1" >/dev/null
         shift
     done
@@ -278,7 +278,7 @@ settle() {
 drop_bench_courses() {
     for _c in $warm_course $open_course $seed_ids $fill_ids; do
         bench_owned "$_c"
-        $cli course remove "$_c" --force >/dev/null 2>&1 || true
+        $cli course remove "$_c" --force --yes >/dev/null 2>&1 || true
     done
 }
 
@@ -298,7 +298,7 @@ warm_up() {
     done
     say "warm-up: $_w_n runs of 5 s, the last at $rps purchases/s"
     quiet
-    $cli course remove $warm_course --force >/dev/null
+    $cli course remove $warm_course --force --yes >/dev/null
     settle
 }
 
@@ -358,7 +358,7 @@ $cli course add $open_course "bench: unlimited seats" 100000000 >/dev/null
 all_accepted() { BENCH_COURSES=$open_course BENCH_REQUESTS=0 wrk_run "$1" -d"$duration"; }
 measure all-accepted nothing all_accepted nothing costs
 quiet
-$cli course remove $open_course --force >/dev/null
+$cli course remove $open_course --force --yes >/dev/null
 
 # --- drain: the consumer persisting a backlog ------------------------------
 new_sale
@@ -380,7 +380,7 @@ row drain "$drain_rps" - - 100000 -
 say "consumer peak RSS: $peak kB"
 quiet
 for c in $fill_ids $seed_ids; do
-    $cli course remove "$c" --force >/dev/null
+    $cli course remove "$c" --force --yes >/dev/null
 done
 
 say "written: $tsv"

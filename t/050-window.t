@@ -34,7 +34,7 @@ add_cleanup_handler(sub {
         last if redis('HLEN', "seckill:{c$C}:pending") == 0;
         Time::HiRes::sleep(0.1);
     }
-    cli('course', 'remove', $C, '--force');
+    cli('course', 'remove', $C, '--force', '--yes');
 });
 
 add_block_preprocessor(sub {
@@ -60,7 +60,7 @@ __DATA__
 
 === TEST 1: before the start: 403 not_started with starts_at
 --- init
-main::cli('course', 'remove', $main::C, '--force');
+main::cli('course', 'remove', $main::C, '--force', '--yes');
 main::cli_ok('course', 'add', $main::C, "Window test $main::C", 5,
              '--starts', '+1h', '--ends', '+2h');
 --- request

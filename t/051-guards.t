@@ -131,7 +131,7 @@ add_cleanup_handler(sub {
             last if redis('HLEN', "seckill:{c$course}:pending") == 0;
             Time::HiRes::sleep(0.1);
         }
-        cli('course', 'remove', $course, '--force');
+        cli('course', 'remove', $course, '--force', '--yes');
     }
 });
 
@@ -182,7 +182,7 @@ Test::More::like($body, qr/^\{"status":"too_many_requests","error":"[^"<]+"\}$/,
 
 === TEST 3: a limited request reserves nothing: the limits are in front of the module
 --- init
-main::cli('course', 'remove', 552, '--force');
+main::cli('course', 'remove', 552, '--force', '--yes');
 main::cli_ok('course', 'add', 552, 'Guards test 552', 10);
 my @codes = map { (main::http_from('127.0.0.3', 'POST', "/api/seckill/552/$_"))[0] } 41 .. 45;
 Test::More::is("@codes", '200 200 200 200 429', '127.0.0.3: four seats, then 429');
@@ -280,7 +280,7 @@ GET /api/orders/552/72
 
 === TEST 11: a course this node knows is sold out: 410 from shared memory, its buyers not counted per user
 --- init
-main::cli('course', 'remove', 553, '--force');
+main::cli('course', 'remove', 553, '--force', '--yes');
 main::cli_ok('course', 'add', 553, 'Guards test 553', 1);
 --- request eval
 ["POST /api/seckill/553/80", ("POST /api/seckill/553/81") x 6]

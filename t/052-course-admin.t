@@ -27,7 +27,7 @@ sub settled {
 
 add_cleanup_handler(sub {
     settled();
-    cli('course', 'remove', $C, '--force');
+    cli('course', 'remove', $C, '--force', '--yes');
 });
 
 add_block_preprocessor(sub {
@@ -58,7 +58,7 @@ __DATA__
 
 === TEST 1: course add: on sale at once, with its window open
 --- init
-main::cli('course', 'remove', $main::C, '--force');
+main::cli('course', 'remove', $main::C, '--force', '--yes');
 my $out = main::cli_ok('course', 'add', $main::C, 'Admin test 520 / 管理测试', 1);
 Test::More::like($out, qr/^load: course 520: total 1 - orders 0 - pending 0 = remaining 1$/m,
                  'loaded as `seckill load` would');
@@ -109,12 +109,16 @@ GET /api/orders/520/3
 
 
 
-=== TEST 5: course remove refuses a course with orders, and leaves it on sale
+=== TEST 5: course remove refuses a course with orders, and leaves it on sale; --force wants --yes off a terminal
 --- init
 main::settled();
 my ($rc, $out) = main::cli('course', 'remove', $main::C);
 Test::More::is($rc, 1, 'fails');
 Test::More::like($out, qr/has \d order\(s\) in MariaDB and \d reservation\(s\) pending in Redis; nothing removed\. .*--force/, 'saying why and what to do');
+($rc, $out) = main::cli('course', 'remove', $main::C, '--force');
+Test::More::is($rc, 1, '--force without a terminal and without --yes: refused');
+Test::More::like($out, qr/has \d order\(s\) and \d pending reservation\(s\); not asked without a terminal: add --yes to delete them/,
+                 'naming what it would delete and how to confirm');
 Test::More::is(main::redis('ZSCORE', 'seckill:courses', $main::C), $main::C, 'still listed');
 --- request
 POST /api/seckill/520/5
@@ -124,7 +128,7 @@ POST /api/seckill/520/5
 
 === TEST 6: course remove --force: off sale, nothing left of it
 --- init
-my $out = main::cli_ok('course', 'remove', $main::C, '--force');
+my $out = main::cli_ok('course', 'remove', $main::C, '--force', '--yes');
 Test::More::like($out, qr/deleted from MariaDB .* with its \d order\(s\)/, 'with its orders');
 Test::More::is(main::redis('KEYS', "seckill:{c$main::C}*"), '', 'no key of it in Redis');
 Test::More::is(main::redis('ZSCORE', 'seckill:courses', $main::C), '', 'not listed');

@@ -43,8 +43,9 @@ static const char usage_text[] =
     "  course list   the courses in MariaDB and their sale windows\n"
     "  course add ID NAME TOTAL [--starts T] [--ends T]\n"
     "                add a course to MariaDB and put it on sale in Redis\n"
-    "  course remove ID [--force]\n"
-    "                take a course off sale and delete it (--force: and its orders)\n"
+    "  course remove ID [--force [--yes]]\n"
+    "                take a course off sale and delete it (--force: and its orders,\n"
+    "                asked first at a terminal; --yes: without asking)\n"
     "  course set-window ID START END\n"
     "                set when a course is on sale\n"
     "  course set-stock ID TOTAL\n"
@@ -656,6 +657,25 @@ static int cmd_course_add(struct session *s)
     return load_course(s, &c, &got, &orders) == 0 ? 0 : EXIT_RUNTIME;
 }
 
+/* --force on orders: asked at a terminal, --yes otherwise. 0: go on. */
+static int confirm_deletion(uint64_t id, const char *name, uint64_t orders, uint64_t pending)
+{
+    char answer[16];
+
+    if (!isatty(STDIN_FILENO)) {
+        fprintf(stderr, "seckill: course remove: course %" PRIu64 " \"%s\" has %" PRIu64 " order(s) and %"
+                PRIu64 " pending reservation(s); not asked without a terminal: add --yes to delete them\n",
+                id, name, orders, pending);
+        return -1;
+    }
+    fprintf(stderr, "seckill: course remove: this deletes course %" PRIu64 " \"%s\" with its %" PRIu64
+            " order(s) and %" PRIu64 " pending reservation(s).\nType yes to go on: ", id, name, orders, pending);
+    if (fgets(answer, sizeof(answer), stdin) != NULL && strcmp(answer, "yes\n") == 0)
+        return 0;
+    fprintf(stderr, "seckill: course remove: nothing removed\n");
+    return -1;
+}
+
 static int cmd_course_remove(struct session *s)
 {
     static struct course_orders row;
@@ -663,11 +683,13 @@ static int cmd_course_remove(struct session *s)
     uint64_t id = 0, deleted_orders;
     int64_t remaining;
     uint64_t pending;
-    int force = 0, have_id = 0, found, deleted;
+    int force = 0, yes = 0, have_id = 0, found, deleted;
 
     for (int i = 0; i < s->argc; i++) {
         if (strcmp(s->argv[i], "--force") == 0)
             force = 1;
+        else if (strcmp(s->argv[i], "--yes") == 0)
+            yes = 1;
         else if (!have_id && s->argv[i][0] != '-')
             have_id = arg_course_id(s, s->argv[i], &id) == 0 ? 1 : -1;
         else
@@ -695,6 +717,9 @@ static int cmd_course_remove(struct session *s)
                 id, row.course.name, row.orders, pending, id);
         return EXIT_RUNTIME;
     }
+    if (found && (row.orders > 0 || pending > 0) && !yes
+        && confirm_deletion(id, row.course.name, row.orders, pending) != 0)
+        return EXIT_RUNTIME;
 
     /* Off sale in Redis first: no purchase takes a seat of a course that is
      * going, and a reservation in flight finds its key gone and is dropped
@@ -906,12 +931,13 @@ static const struct command commands[] = {
       "Times: " COURSE_TIME_FORMS ".\n"
       "Example: seckill course add 7 \"Operating Systems\" 120 --starts +10m --ends 2026-12-31T16:00:00Z\n",
       cmd_course_add, 1 },
-    { "course remove", "usage: seckill [-c FILE] course remove ID [--force]\n"
+    { "course remove", "usage: seckill [-c FILE] course remove ID [--force [--yes]]\n"
       "Takes a course off sale and deletes it: its id in " SECKILL_KEY_CATALOGUE ", its hash,\n"
       "pending set and users' order keys in Redis, then its row in MariaDB.\n"
       "A course with orders in MariaDB or reservations pending in Redis is left\n"
       "alone unless --force, which deletes its orders too: stop the traffic to\n"
-      "it first, as for `seckill reset`.\n", cmd_course_remove, 1 },
+      "it first, as for `seckill reset`. At a terminal --force asks first (type\n"
+      "yes); elsewhere it wants --yes as well.\n", cmd_course_remove, 1 },
     { "course set-window", "usage: seckill [-c FILE] course set-window ID START END\n"
       "Sets when a course is on sale, START included, END excluded, in MariaDB\n"
       "and in Redis, where both ends change in one atomic step; a purchase\n"

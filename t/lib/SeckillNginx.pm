@@ -139,6 +139,8 @@ sub cli {
     my $pid = open(my $fh, '-|') // die "fork: $!";
     if ($pid == 0) {
         open STDERR, '>&', \*STDOUT or die "stderr: $!";
+        # never a terminal: a command that asks there must not wait for one
+        open STDIN, '<', '/dev/null' or die "stdin: $!";
         exec $ENV{TEST_NGINX_SECKILL_CLI}, @conf, @_;
         die "exec $ENV{TEST_NGINX_SECKILL_CLI}: $!";
     }

@@ -67,7 +67,7 @@ function deploy(service, action) {
 
 function removeCourses() {
     for (const id of Object.values(C)) {
-        try { cli("course", "remove", String(id), "--force"); } catch (e) { /* not there */ }
+        try { cli("course", "remove", String(id), "--force", "--yes"); } catch (e) { /* not there */ }
     }
 }
 
