@@ -862,8 +862,14 @@ static int cmd_sign_url(struct session *s)
     if (secret == NULL)
         secret = s->cfg.secure_link_secret;
     if (secret[0] == '\0') {
+        /* the stack's run/conf/consumer.conf is rendered from conf/ at every
+         * `make run`: an edit belongs in conf/consumer.conf */
         fprintf(stderr, "seckill: sign-url: no secret: give --secret S, or set secure_link_secret in %s "
-                "to the value of $seckill_link_secret in nginx.conf\n", s->cfg.path);
+                "to the value of $seckill_link_secret in nginx.conf%s\n", s->cfg.path,
+                strstr(s->cfg.path, "run/conf/consumer.conf") != NULL
+                    ? " (for the local stack: in conf/consumer.conf, then `make run`; run/conf/ is "
+                      "rewritten from conf/ at every start)"
+                    : "");
         return EXIT_RUNTIME;
     }
 
