@@ -32,6 +32,7 @@ sub cleanup {
            '-pseckill', 'seckill', '-e', "DELETE FROM orders WHERE course_id = $course");
     my @keys = grep { length } split /\n/, redis('--scan', '--pattern', "seckill:{c$course}*");
     redis('DEL', @keys) if @keys;
+    redis('ZREM', 'seckill:courses', $course);
 }
 
 # The file as { "name{labels}" => value }, and its text.
@@ -73,7 +74,7 @@ is $type{seckill_consumer_commit_seconds}, 'histogram', 'the commit time is a hi
 is $type{seckill_consumer_batch_events}, 'histogram', 'so are the batch sizes';
 is $type{seckill_consumer_lag}, 'gauge', 'the lag is a gauge';
 my @samples = grep { !/^#/ } split /\n/, $text;
-is scalar(grep { !/^[a-z_]+(\{le="[^"]+"\})? \d+(\.\d+)?$/ } @samples), 0,
+is scalar(grep { !/^[a-z_]+(\{[a-z]+="[^"]+"(,[a-z]+="[^"]+")*\})? \d+(\.\d+)?$/ } @samples), 0,
     'every sample line is well-formed';
 cmp_ok $before->{seckill_consumer_assigned_partitions}, '>', 0, 'the consumer has partitions';
 ok !-e "$file.tmp", 'no temporary file left beside it';
@@ -82,6 +83,7 @@ ok !-e "$file.tmp", 'no temporary file left beside it';
 my $now = int(time * 1000);
 redis('HSET', "seckill:{c$course}", name => "Metrics course $course", total => 10,
       remaining => 10, starts_at => $now - 60000, ends_at => $now + 3600000);
+redis('ZADD', 'seckill:courses', $course, $course);
 my $http = HTTP::Tiny->new(timeout => 10);
 for my $user (1 .. 3) {
     my $res = $http->post("$url/api/seckill/$course/$user");
@@ -113,5 +115,13 @@ cmp_ok $after->{seckill_consumer_batch_size}, '>', 0, 'the last batch had events
 is $after->{'seckill_consumer_commit_seconds_bucket{le="+Inf"}'},
     $after->{seckill_consumer_commit_seconds_count}, 'commit: _count = the +Inf bucket';
 is $after->{seckill_consumer_paused}, 0, 'not paused';
+
+# The sale's live view: each listed course's seats, read from Redis.
+my $seats = sub { $after->{"seckill_course_seats{course=\"$course\",state=\"$_[0]\"}"} // '' };
+ok wait_for(15, sub { ($after) = metrics(); $seats->('pending') eq '0' }),
+    "course $course: nothing pending once persisted";
+is $seats->('total'), 10, "course $course: 10 seats in all";
+is $seats->('remaining'), 7, '7 remaining after the 3 purchases';
+is $type{seckill_course_seats}, 'gauge', 'the seats are a gauge';
 
 done_testing();

@@ -525,9 +525,10 @@ int main(int argc, char **argv)
     else
         log_info("sweeper: off (sweep_interval_ms = 0)");
 
-    stats_init(&d.stats, d.cfg.stats_file);
+    stats_init(&d.stats, d.cfg.stats_file, &d.cfg);
     run(&d);
     stats_write(&d.stats, &d.src);
+    stats_close(&d.stats);
 
     sweeper_close(&d.sweeper);     /* its topic handle before the consumer */
     source_close(&d.src);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -41,10 +42,11 @@ static void observe(struct histogram *h, uint64_t v)
     h->sum += v;
 }
 
-void stats_init(struct stats *s, const char *path)
+void stats_init(struct stats *s, const char *path, const struct seckill_config *cfg)
 {
     memset(s, 0, sizeof(*s));
     snprintf(s->path, sizeof(s->path), "%s", path);
+    s->cfg = cfg;
     histogram_init(&s->batch_events, batch_bounds, sizeof(batch_bounds) / sizeof(batch_bounds[0]), 1);
     histogram_init(&s->commit, commit_bounds, sizeof(commit_bounds) / sizeof(commit_bounds[0]), 1000000);
 }
@@ -129,6 +131,53 @@ static void write_gauge(FILE *f, const char *name, const char *help, int64_t v)
     fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n%s %" PRId64 "\n", name, help, name, name, v);
 }
 
+void stats_close(struct stats *s)
+{
+    store_close(&s->store);
+}
+
+/* Each listed course's seats: total, remaining and pending, from Redis (sold
+ * = total - remaining). Nothing when Redis cannot be read: the rest of the
+ * file still goes out, and the failure is logged once. */
+static void write_courses(FILE *f, struct stats *s)
+{
+    struct course_stock *c;
+    size_t n;
+
+    if (s->cfg == NULL)
+        return;
+    if (s->store.rc == NULL && store_open(&s->store, s->cfg) == 0) {
+        /* the daemon's loop waits for this read: a slow Redis costs it a
+         * second at most every STATS_EVERY_MS */
+        struct timeval io_timeout = { 1, 0 };
+
+        redisSetTimeout(s->store.rc, io_timeout);
+    }
+    if (s->store.rc == NULL
+        || store_catalogue_stock(&s->store, STATS_MAX_COURSES, &c, &n) != 0) {
+        if (!s->store_failing)
+            log_warn("metrics: courses' seats not written: %s", s->store.err);
+        s->store_failing = 1;
+        store_close(&s->store);
+        return;
+    }
+    if (s->store_failing)
+        log_info("metrics: courses' seats written again");
+    s->store_failing = 0;
+    fprintf(f, "# HELP seckill_course_seats Seats of each course on sale, from Redis: total, remaining "
+            "and pending (reserved, not yet persisted); sold = total - remaining.\n"
+            "# TYPE seckill_course_seats gauge\n");
+    for (size_t i = 0; i < n; i++) {
+        if (c[i].total < 0 || c[i].remaining < 0)
+            continue;       /* listed without a whole hash: being loaded */
+        fprintf(f, "seckill_course_seats{course=\"%" PRIu64 "\",state=\"total\"} %" PRId64 "\n"
+                "seckill_course_seats{course=\"%" PRIu64 "\",state=\"remaining\"} %" PRId64 "\n"
+                "seckill_course_seats{course=\"%" PRIu64 "\",state=\"pending\"} %" PRIu64 "\n",
+                c[i].id, c[i].total, c[i].id, c[i].remaining, c[i].id, c[i].pending);
+    }
+    free(c);
+}
+
 /* Into path.tmp, then renamed over path: node_exporter reads only *.prom. */
 static int write_file(struct stats *s, struct source *src, char *why, size_t whylen)
 {
@@ -165,6 +214,7 @@ static int write_file(struct stats *s, struct source *src, char *why, size_t why
                   "Orders dropped: their reservation was released by the producer side.", s->dropped);
     write_counter(f, "seckill_consumer_dead_letters_total",
                   "Malformed messages sent to the dead-letter topic.", s->dead_letters);
+    write_courses(f, s);
     failed = ferror(f);
     if (fclose(f) != 0 || failed) {
         snprintf(why, whylen, "cannot write %s: %s", tmp, strerror(errno));

@@ -17,9 +17,13 @@
 #include <stdint.h>
 
 #include "batch.h"
+#include "config.h"
 #include "source.h"
+#include "store.h"
 
 #define STATS_MAX_BUCKETS 16
+/* Courses whose seats the file shows at most (the first by id). */
+#define STATS_MAX_COURSES 1000
 
 /* Counts per bucket (not cumulative) and their sum, in whole units: events,
  * or microseconds shown as seconds. */
@@ -39,10 +43,20 @@ struct stats {
     uint64_t last_batch;            /* events in the last batch */
     struct histogram batch_events;
     struct histogram commit;        /* microseconds */
+    /* The sale's live view: each course's seats, read from Redis on a
+     * connection of its own at every write (every 5 s, whoever scrapes
+     * the file and how often). */
+    const struct seckill_config *cfg;
+    struct store store;
+    int store_failing;
 };
 
-/* path: where the file goes, "" for none. */
-void stats_init(struct stats *s, const char *path);
+/* path: where the file goes, "" for none; cfg: the Redis to read the
+ * courses' seats from. */
+void stats_init(struct stats *s, const char *path, const struct seckill_config *cfg);
+
+/* Closes what stats_init() and the writes opened. */
+void stats_close(struct stats *s);
 
 /* A batch went through every stage; insert_us is how long its MariaDB
  * transaction took in this attempt (0: it ran in an earlier one, or the

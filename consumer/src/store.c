@@ -344,6 +344,76 @@ int store_set_window(struct store *st, uint64_t course_id, int64_t starts_at, in
     return 0;
 }
 
+/* A decimal integer field of a reply, -1 when nil or not a number. */
+static int64_t reply_int(const redisReply *r)
+{
+    char *end;
+    long long v;
+
+    if (r == NULL || r->type != REDIS_REPLY_STRING)
+        return -1;
+    errno = 0;
+    v = strtoll(r->str, &end, 10);
+    return errno != 0 || end == r->str || *end != '\0' ? -1 : v;
+}
+
+int store_catalogue_stock(struct store *st, size_t max, struct course_stock **out, size_t *n)
+{
+    redisReply *list, *r;
+    struct course_stock *c;
+    size_t k = 0;
+
+    char last[24];
+
+    *out = NULL;
+    *n = 0;
+    if (max == 0)
+        return 0;
+    /* hiredis formats %s and %b only */
+    snprintf(last, sizeof(last), "%zu", max - 1);
+    list = command(st, "ZRANGE " SECKILL_KEY_CATALOGUE, "ZRANGE %s 0 %s", SECKILL_KEY_CATALOGUE, last);
+    if (list == NULL)
+        return -1;
+    c = calloc(list->elements + 1, sizeof(*c));
+    if (c == NULL) {
+        freeReplyObject(list);
+        snprintf(st->err, sizeof(st->err), "out of memory listing %zu courses", list->elements);
+        return -1;
+    }
+    for (size_t i = 0; i < list->elements; i++) {
+        char hash[SECKILL_KEY_MAX], pend[SECKILL_KEY_MAX];
+        const redisReply *e = list->element[i];
+
+        if (e->type != REDIS_REPLY_STRING || parse_id(e->str, e->len, &c[k].id) != 0)
+            continue;       /* not a course id of ours */
+        key_course(hash, c[k].id);
+        key_pending(pend, c[k].id);
+        redisAppendCommand(st->rc, "HMGET %s total remaining", hash);
+        redisAppendCommand(st->rc, "HLEN %s", pend);
+        k++;
+    }
+    freeReplyObject(list);
+    /* Every reply is read, so that the connection stays in step. */
+    for (size_t i = 0; i < k; i++) {
+        if (redisGetReply(st->rc, (void **)&r) != REDIS_OK) {
+            free(c);
+            return io_error(st, "HMGET total remaining");
+        }
+        c[i].total = r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? reply_int(r->element[0]) : -1;
+        c[i].remaining = r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? reply_int(r->element[1]) : -1;
+        freeReplyObject(r);
+        if (redisGetReply(st->rc, (void **)&r) != REDIS_OK) {
+            free(c);
+            return io_error(st, "HLEN pending");
+        }
+        c[i].pending = r->type == REDIS_REPLY_INTEGER && r->integer > 0 ? (uint64_t)r->integer : 0;
+        freeReplyObject(r);
+    }
+    *out = c;
+    *n = k;
+    return 0;
+}
+
 int store_course_stock(struct store *st, uint64_t course_id,
                        int64_t *remaining, uint64_t *pending)
 {

@@ -75,6 +75,19 @@ int store_set_window(struct store *st, uint64_t course_id, int64_t starts_at, in
 
 /* remaining from the hash (-1 when the course is not loaded) and the size of
  * the pending hash. */
+/* A course of the catalogue as Redis holds it: total and remaining from its
+ * hash (-1 when absent), reservations pending. */
+struct course_stock {
+    uint64_t id;
+    int64_t total, remaining;
+    uint64_t pending;
+};
+
+/* Every course listed in the catalogue, in id order, at most max of them,
+ * in one ZRANGE and one pipelined HMGET + HLEN per course: *out (malloc'ed,
+ * n of them). */
+int store_catalogue_stock(struct store *st, size_t max, struct course_stock **out, size_t *n);
+
 int store_course_stock(struct store *st, uint64_t course_id,
                        int64_t *remaining, uint64_t *pending);
 
