@@ -7,11 +7,10 @@
 # 404), 552 and 553 (made with the CLI, removed at the end).
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
-use SeckillNginx qw(redis cli cli_ok);
+use SeckillNginx qw(redis cli cli_ok http_from);
 use Digest::MD5 ();
 use File::Temp ();
 use FindBin ();
-use IO::Socket::INET;
 use Time::HiRes ();
 
 no_shuffle();
@@ -60,21 +59,6 @@ _EOC_
 }
 
 # --- helpers ---
-
-# a request from the given local address: (code, body)
-sub http_from {
-    my ($from, $method, $path) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                  PeerPort => $ENV{TEST_NGINX_SERVER_PORT},
-                                  LocalAddr => $from, Timeout => 5)
-        or die "connect from $from: $!";
-    print $s "$method $path HTTP/1.0\r\nHost: localhost\r\n\r\n";
-    local $/;
-    my $resp = <$s> // '';
-    my ($code) = $resp =~ m{^HTTP/1\.\d (\d+)};
-    my ($body) = $resp =~ /\r\n\r\n(.*)\z/s;
-    return ($code // 0, $body // '');
-}
 
 sub ready {
     for (1 .. 150) {

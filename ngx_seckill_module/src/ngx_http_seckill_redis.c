@@ -70,11 +70,9 @@ typedef struct {
 } ngx_http_seckill_redis_t;
 
 
-static ngx_http_seckill_redis_cmd_t *ngx_http_seckill_redis_cmd(
-    ngx_http_seckill_redis_t *rd, ngx_http_seckill_redis_handler_pt handler,
-    void *data);
-static ngx_int_t ngx_http_seckill_redis_queued(ngx_http_seckill_redis_t *rd,
-    ngx_http_seckill_redis_cmd_t *cmd, int rc);
+static ngx_int_t ngx_http_seckill_redis_send(
+    ngx_http_seckill_redis_handler_pt handler, void *data,
+    const char *command, size_t len);
 static void ngx_http_seckill_redis_connect(ngx_http_seckill_redis_t *rd);
 static void ngx_http_seckill_redis_failed(ngx_http_seckill_redis_t *rd,
     const char *reason);
@@ -194,24 +192,24 @@ ngx_int_t
 ngx_http_seckill_redis_command(ngx_http_seckill_redis_handler_pt handler,
     void *data, const char *fmt, ...)
 {
-    int                            rc;
-    va_list                        args;
-    ngx_http_seckill_redis_t      *rd;
-    ngx_http_seckill_redis_cmd_t  *cmd;
+    int        len;
+    char      *command;
+    va_list    args;
+    ngx_int_t  rc;
 
-    rd = &ngx_http_seckill_redis;
+    va_start(args, fmt);
+    len = redisvFormatCommand(&command, fmt, args);
+    va_end(args);
 
-    cmd = ngx_http_seckill_redis_cmd(rd, handler, data);
-    if (cmd == NULL) {
+    if (len < 0) {
         return NGX_ERROR;
     }
 
-    va_start(args, fmt);
-    rc = redisvAsyncCommand(rd->ac, ngx_http_seckill_redis_reply, cmd, fmt,
-                            args);
-    va_end(args);
+    rc = ngx_http_seckill_redis_send(handler, data, command, len);
 
-    return ngx_http_seckill_redis_queued(rd, cmd, rc);
+    redisFreeCommand(command);
+
+    return rc;
 }
 
 
@@ -219,34 +217,37 @@ ngx_int_t
 ngx_http_seckill_redis_command_argv(ngx_http_seckill_redis_handler_pt handler,
     void *data, int argc, const char **argv, const size_t *argvlen)
 {
-    int                            rc;
+    int        len;
+    char      *command;
+    ngx_int_t  rc;
+
+    len = redisFormatCommandArgv(&command, argc, argv, argvlen);
+
+    if (len < 0) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_seckill_redis_send(handler, data, command, len);
+
+    redisFreeCommand(command);
+
+    return rc;
+}
+
+
+/* queues a command in the protocol's form, as both callers above make it */
+
+static ngx_int_t
+ngx_http_seckill_redis_send(ngx_http_seckill_redis_handler_pt handler,
+    void *data, const char *command, size_t len)
+{
     ngx_http_seckill_redis_t      *rd;
     ngx_http_seckill_redis_cmd_t  *cmd;
 
     rd = &ngx_http_seckill_redis;
 
-    cmd = ngx_http_seckill_redis_cmd(rd, handler, data);
-    if (cmd == NULL) {
-        return NGX_ERROR;
-    }
-
-    rc = redisAsyncCommandArgv(rd->ac, ngx_http_seckill_redis_reply, cmd,
-                               argc, argv, argvlen);
-
-    return ngx_http_seckill_redis_queued(rd, cmd, rc);
-}
-
-
-/* the record of a command about to be queued; NULL: do not queue it */
-
-static ngx_http_seckill_redis_cmd_t *
-ngx_http_seckill_redis_cmd(ngx_http_seckill_redis_t *rd,
-    ngx_http_seckill_redis_handler_pt handler, void *data)
-{
-    ngx_http_seckill_redis_cmd_t  *cmd;
-
     if (!rd->connected) {
-        return NULL;
+        return NGX_ERROR;
     }
 
     /*
@@ -271,27 +272,22 @@ ngx_http_seckill_redis_cmd(ngx_http_seckill_redis_t *rd,
         rd->connected = 0;
         ngx_post_event(&rd->drop, &ngx_posted_events);
 
-        return NULL;
+        return NGX_ERROR;
     }
 
     cmd = ngx_alloc(sizeof(ngx_http_seckill_redis_cmd_t), rd->log);
     if (cmd == NULL) {
-        return NULL;
+        return NGX_ERROR;
     }
 
     cmd->handler = handler;
     cmd->data = data;
     cmd->sent = ngx_http_seckill_stats_usec();
 
-    return cmd;
-}
-
-
-static ngx_int_t
-ngx_http_seckill_redis_queued(ngx_http_seckill_redis_t *rd,
-    ngx_http_seckill_redis_cmd_t *cmd, int rc)
-{
-    if (rc != REDIS_OK) {
+    if (redisAsyncFormattedCommand(rd->ac, ngx_http_seckill_redis_reply, cmd,
+                                   command, len)
+        != REDIS_OK)
+    {
         ngx_free(cmd);
         return NGX_ERROR;
     }

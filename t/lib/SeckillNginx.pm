@@ -13,7 +13,7 @@ use IO::Socket::INET;
 use POSIX ();
 use Time::HiRes ();
 
-our @EXPORT_OK = qw(redis stall_redis drop_course forget_courses course http ready
+our @EXPORT_OK = qw(redis stall_redis drop_course forget_courses course http http_from ready
                     mysql alive cli cli_ok nginx_start nginx_stop nginx_workers);
 
 sub redis {
@@ -86,17 +86,26 @@ sub course {
 
 # a request to the nginx under test: the status, and in list context the body
 sub http {
-    my ($method, $path) = @_;
+    my ($code, $body) = http_from(undef, @_);
+    return wantarray ? ($code, $body) : $code;
+}
+
+# the same from a given local address (127.0.0.2 is this host, and not the
+# 127.0.0.1 of the operator's locations), to the Test::Nginx server or to
+# another port: (code, body)
+sub http_from {
+    my ($from, $method, $path, $port) = @_;
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                  PeerPort => $ENV{TEST_NGINX_SERVER_PORT},
+                                  PeerPort => $port // $ENV{TEST_NGINX_SERVER_PORT},
+                                  (defined $from ? (LocalAddr => $from) : ()),
                                   Timeout => 5)
-        or die "connect: $!";
+        or die "connect" . (defined $from ? " from $from" : '') . ": $!";
     print $s "$method $path HTTP/1.0\r\nHost: localhost\r\n\r\n";
     local $/;
     my $resp = <$s> // '';
     my ($code) = $resp =~ m{^HTTP/1\.\d (\d+)};
     my ($body) = $resp =~ /\r\n\r\n(.*)\z/s;
-    return wantarray ? ($code // 0, $body // '') : $code // 0;
+    return ($code // 0, $body // '');
 }
 
 # a fresh worker answers purchases once Redis gave it its order ids
