@@ -40,8 +40,9 @@ reset: cli
 check: cli
 	@sh deploy/stack.sh cli check
 
+# TESTS="t/011-purchase-faults.t t/051-guards.t": only those files (no page)
 test: build
-	@sh t/run.sh
+	@TESTS="$(TESTS)" sh t/run.sh
 
 bench: run
 	@sh bench/run.sh

@@ -365,7 +365,7 @@ new_sale
 sh "$top/deploy/consumer.sh" stop
 $cli fill 100000 >"$out/fill.txt"
 orders() {
-    mariadb --no-defaults -h127.0.0.1 -P"$SECKILL_MYSQL_PORT" -useckill -pseckill \
+    mariadb --no-defaults -h127.0.0.1 -P"$SECKILL_MYSQL_PORT" -useckill \
         -N -B -e "SELECT COUNT(*) FROM orders WHERE course_id IN ($(printf '%s' "$fill_ids" | tr ' ' ','))" seckill
 }
 start=$(date +%s.%N)

@@ -41,6 +41,40 @@ export SECKILL_TOP SECKILL_RUN SECKILL_HTTP_PORT SECKILL_MYSQL_PORT \
     SECKILL_REDIS_PORT SECKILL_KAFKA_PORT SECKILL_KAFKA_CONTROLLER_PORT \
     SECKILL_KAFKA_LIB SECKILL_KAFKA_HEAP SECKILL_TOPIC SECKILL_MODULE SECKILL_BIN
 
+# The stack's passwords, made once by make_secrets (below) into
+# $SECKILL_RUN/secrets, mode 0600: Redis's requirepass, MariaDB's root and
+# its seckill account (the consumer's and the CLI's). render_conf writes
+# them into the configs it renders; the clients run from here read them
+# from the environment, where no other user sees them (REDISCLI_AUTH for
+# redis-cli, MYSQL_PWD for the mariadb client): never on a command line.
+SECKILL_SECRETS=$SECKILL_RUN/secrets
+load_secrets() {
+    [ -f "$SECKILL_SECRETS" ] || return 0
+    while IFS='=' read -r _k _v; do
+        case $_k in
+            SECKILL_REDIS_PASSWORD|SECKILL_MYSQL_PASSWORD|SECKILL_MYSQL_ROOT_PASSWORD)
+                eval "$_k=\$_v" ;;
+        esac
+    done <"$SECKILL_SECRETS"
+    REDISCLI_AUTH=$SECKILL_REDIS_PASSWORD
+    MYSQL_PWD=$SECKILL_MYSQL_PASSWORD
+    export SECKILL_REDIS_PASSWORD SECKILL_MYSQL_PASSWORD REDISCLI_AUTH MYSQL_PWD
+}
+make_secrets() {
+    if [ ! -f "$SECKILL_SECRETS" ]; then
+        mkdir -p "$SECKILL_RUN"
+        (
+            umask 077
+            for _k in SECKILL_REDIS_PASSWORD SECKILL_MYSQL_PASSWORD SECKILL_MYSQL_ROOT_PASSWORD; do
+                printf '%s=%s\n' "$_k" "$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')"
+            done >"$SECKILL_SECRETS.tmp"
+        )
+        mv "$SECKILL_SECRETS.tmp" "$SECKILL_SECRETS"
+    fi
+    load_secrets
+}
+load_secrets
+
 SECKILL_LOG=$SECKILL_RUN/log
 SECKILL_MYSQL_SOCKET=$SECKILL_RUN/mariadb/mysqld.sock
 export SECKILL_LOG SECKILL_MYSQL_SOCKET
@@ -161,10 +195,12 @@ stop_pid() {
 }
 
 # render_conf SRC DST: copy a shipped config from conf/ into run/conf/,
-# replacing the default loopback addresses with the configured ports and the
-# module/html paths with this checkout's. The shipped files stay ready to run
+# replacing the default loopback addresses with the configured ports, the
+# module/html paths with this checkout's and the shipped passwords with the
+# stack's own (run/secrets). The shipped files stay ready to run
 # as they are; this is the only place ports are rewritten.
 render_conf() {
+    make_secrets
     mkdir -p "$(dirname "$2")"
     # 0600: consumer.conf holds the database password and the URL-signing
     # secret, and every service runs as the one user who starts the stack.
@@ -177,6 +213,10 @@ render_conf() {
         -e "s#^port 6379#port $SECKILL_REDIS_PORT#" \
         -e "s#^load_module .*;#load_module $SECKILL_MODULE;#" \
         -e "s#\.\./\.\./html#$SECKILL_TOP/html#g" \
+        -e "s#^requirepass .*#requirepass $SECKILL_REDIS_PASSWORD#" \
+        -e "s#^redis_password = .*#redis_password = $SECKILL_REDIS_PASSWORD#" \
+        -e "s#seckill_redis_password [^;]*;#seckill_redis_password $SECKILL_REDIS_PASSWORD;#" \
+        -e "s#^mysql_password = .*#mysql_password = $SECKILL_MYSQL_PASSWORD#" \
         "$1" >"$2.tmp"
     mv "$2.tmp" "$2"
 }

@@ -1,5 +1,6 @@
 #!/bin/sh
-# deploy/redis.sh start|stop: Redis from conf/redis.conf, data in run/redis/.
+# deploy/redis.sh start|stop: Redis from conf/redis.conf, data in run/redis/,
+# its requirepass the stack's own (run/secrets).
 set -eu
 . "$(dirname "$0")/lib.sh"
 
@@ -11,7 +12,17 @@ redis_ready() {
 }
 case "${1:-}" in
 start)
-    pid_alive redis && exit 0
+    make_secrets
+    if pid_alive redis; then
+        # started before the stack had passwords: it takes one now (and
+        # from run/conf/redis.conf at its next start)
+        if [ "$(REDISCLI_AUTH= redis-cli -p "$SECKILL_REDIS_PORT" ping 2>/dev/null)" = PONG ]; then
+            REDISCLI_AUTH= redis-cli -p "$SECKILL_REDIS_PORT" \
+                CONFIG SET requirepass "$SECKILL_REDIS_PASSWORD" >/dev/null
+            render_conf "$SECKILL_TOP/conf/redis.conf" "$SECKILL_RUN/conf/redis.conf"
+        fi
+        exit 0
+    fi
     command -v redis-server >/dev/null || die "redis-server not found: run 'make init'"
     refuse_busy_port redis "$SECKILL_REDIS_PORT"
     mkdir -p "$dir" "$SECKILL_LOG"

@@ -18,7 +18,7 @@ health() {
         ;;
     mariadb)
         if timeout 3 mariadb-admin --no-defaults --connect-timeout=2 -h127.0.0.1 \
-               -P"$SECKILL_MYSQL_PORT" -useckill -pseckill ping >/dev/null 2>&1; then
+               -P"$SECKILL_MYSQL_PORT" -useckill ping >/dev/null 2>&1; then
             echo "ok (ping)"
         else
             echo "NO ANSWER to ping in 2 s"

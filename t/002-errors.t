@@ -8,7 +8,8 @@ add_block_preprocessor(sub {
     my $block = shift;
     if (!defined $block->http_config) {
         $block->set_value("http_config",
-            "    seckill_redis 127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT};\n");
+            "    seckill_redis 127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT};\n"
+            . "    seckill_redis_password $ENV{TEST_NGINX_REDIS_PASSWORD};\n");
     }
     if (!defined $block->config) {
         $block->set_value("config", <<'_EOC_');

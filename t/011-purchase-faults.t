@@ -3,7 +3,7 @@
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
 use SeckillNginx qw(redis stall_redis drop_course forget_courses course http
-                    ready);
+                    ready wait_error_log);
 use IO::Socket::INET;
 use Time::HiRes ();
 
@@ -18,9 +18,16 @@ my %stacks = (
                   . "seckill_redis_connect_timeout 100ms;\n"
                   . "seckill_kafka_brokers 127.0.0.1:1;",
     kafka_down => "seckill_redis 127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT};\n"
+                  . "seckill_redis_password $ENV{TEST_NGINX_REDIS_PASSWORD};\n"
                   . "seckill_kafka_brokers 127.0.0.1:1;\n"
                   . "seckill_kafka_timeout 1s;",
+    redis_refused => "seckill_redis 127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT};\n"
+                  . "seckill_redis_password not-the-password;\n"
+                  . "seckill_kafka_brokers 127.0.0.1:$ENV{TEST_NGINX_KAFKA_PORT};",
+    redis_no_password => "seckill_redis 127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT};\n"
+                  . "seckill_kafka_brokers 127.0.0.1:$ENV{TEST_NGINX_KAFKA_PORT};",
     redis_slow => "seckill_redis 127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT};\n"
+                  . "seckill_redis_password $ENV{TEST_NGINX_REDIS_PASSWORD};\n"
                   . "seckill_redis_timeout 150ms;\n"
                   . "seckill_kafka_brokers 127.0.0.1:$ENV{TEST_NGINX_KAFKA_PORT};",
 );
@@ -29,7 +36,7 @@ add_block_preprocessor(sub {
     my $block = shift;
     my $stack = $block->stack or return;
     $block->set_value("http_config", $stacks{$stack});
-    if ($stack ne 'redis_down') {
+    if ($stack !~ /^redis_(down|refused|no_password)$/) {
         $block->set_value("init", "main::ready();\n" . ($block->init // ''));
     }
     if (!defined $block->config) {
@@ -181,3 +188,41 @@ POST /api/seckill/114/2
 --- error_code: 200
 --- response_body_like chomp
 ^\{"status":"pending","order_id":\d+,"course_id":114,"user_id":2\}$
+
+
+
+=== TEST 10: Redis refuses the password: 503, the reason in the error log, nothing reserved
+--- stack: redis_refused
+--- init
+main::course(115, 2);
+main::wait_error_log(qr/AUTH refused/);
+--- request
+POST /api/seckill/115/1
+--- error_code: 503
+--- response_body_like chomp
+^\{"status":"unavailable","error":"[^"]+"\}$
+--- error_log
+AUTH refused (WRONGPASS
+seckill_redis_password must be the requirepass of redis.conf
+
+
+
+=== TEST 11: ... and the stock is untouched
+--- init
+Test::More::is(main::redis('HGET', 'seckill:{c115}', 'remaining'), 2, 'remaining 2');
+Test::More::is(main::redis('EXISTS', 'seckill:{c115}:u:1'), 0, 'no order key');
+--- request
+GET /api/orders/115/1
+--- error_code: 503
+
+
+
+=== TEST 12: a Redis with a password, none configured: 503, Redis's NOAUTH in the error log
+--- stack: redis_no_password
+--- init
+main::wait_error_log(qr/NOAUTH/);
+--- request
+POST /api/seckill/115/1
+--- error_code: 503
+--- error_log
+NOAUTH Authentication required

@@ -36,6 +36,7 @@ add_block_preprocessor(sub {
     my $kafka = $stack eq 'kafka_down' ? 1 : $ENV{TEST_NGINX_KAFKA_PORT};
     $block->set_value("http_config", <<"_EOC_");
     seckill_redis 127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT};
+    seckill_redis_password $ENV{TEST_NGINX_REDIS_PASSWORD};
     seckill_kafka_brokers 127.0.0.1:$kafka;
     $stacks{$stack}
 _EOC_

@@ -19,7 +19,8 @@ add_block_preprocessor(sub {
     my $block = shift;
     if (!defined $block->http_config) {
         $block->set_value("http_config",
-            "    seckill_redis 127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT};\n");
+            "    seckill_redis 127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT};\n"
+            . "    seckill_redis_password $ENV{TEST_NGINX_REDIS_PASSWORD};\n");
         $block->set_value("init", "main::ready();\n" . ($block->init // ''));
     }
     if (!defined $block->config) {

@@ -32,6 +32,8 @@ my ($guards) = $shipped =~ /\n(    # --- guards .*?\n)    server \{/s
     or die "conf/nginx.conf: no guard section before the server block";
 my ($purchase) = $shipped =~ /\n(        location \/api\/seckill\/ \{\n.*?\n        \}\n)/s
     or die "conf/nginx.conf: no purchase location";
+my ($orders) = $shipped =~ /\n(        location \/api\/orders\/ \{\n.*?\n        \}\n)/s
+    or die "conf/nginx.conf: no order status location";
 my ($switch) = $shipped =~ /\n(        set \$seckill_link_secret "";\n)/
     or die "conf/nginx.conf: no signature switch (set \$seckill_link_secret \"\";)";
 
@@ -45,24 +47,24 @@ $purchase =~ s/(zone=seckill_addr burst=)\d+/${1}3/ or die "no per-address limit
 sub server {
     my $secret = shift;
     (my $set = $switch) =~ s/""/"$secret"/;
-    return $set . <<'_EOC_' . $purchase . <<'_EOC_';
+    return $set . <<'_EOC_' . $purchase . $orders;
         error_page 400 403 404 405 413 414 429 500 502 503 504 /_seckill_error;
         location = /_seckill_error {
             internal;
             seckill_error;
         }
 _EOC_
-        location /api/orders/ {
-            seckill_orders;
-        }
-_EOC_
 }
 
 # --- helpers ---
 
+# Redis connected: the order status answers something else than 503 (signed,
+# for the blocks that switch signatures on; the query is ignored when off).
 sub ready {
+    my $status = signed('/api/seckill/1/1', time() + 60, $SECRET);
+    $status =~ s{^/api/seckill/}{/api/orders/};
     for (1 .. 150) {
-        my ($code) = http_from('127.0.0.1', 'GET', '/api/orders/1/1');
+        my ($code) = http_from('127.0.0.1', 'GET', $status);
         return if $code != 503;
         Time::HiRes::sleep(0.02);
     }
@@ -107,6 +109,12 @@ $for_60 =~ s/\n+\z//;
 ($URL{later} = $for_60) =~ s{/552/60\?(.*expires=)(\d+)}{"/552/62?$1" . ($2 + 3600)}e;
 $URL{expired} = signed('/api/seckill/552/63', time() - 10, $SECRET);
 $URL{wrong_secret} = signed('/api/seckill/552/64', time() + 60, 'not-the-secret');
+$URL{status_of_61} = signed('/api/seckill/552/61', time() + 600, $SECRET)
+    =~ s{^/api/seckill/}{/api/orders/}r;
+# user 70's order status: with its purchase query, without, with user 71's
+($URL{status} = $URL{good}) =~ s{^/api/seckill/}{/api/orders/};
+($URL{status_bare} = $URL{status}) =~ s/\?.*//;
+($URL{status_other} = $URL{from_config}) =~ s{^/api/seckill/552/71\?}{/api/orders/552/70?};
 $URL{no_expires} = '/api/seckill/552/65?sig=' . (split /sig=|&/, $for_60)[1];
 
 add_cleanup_handler(sub {
@@ -123,6 +131,7 @@ add_block_preprocessor(sub {
     my $block = shift;
     $block->set_value("http_config", <<"_EOC_" . $guards);
     seckill_redis 127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT};
+    seckill_redis_password $ENV{TEST_NGINX_REDIS_PASSWORD};
     seckill_kafka_brokers 127.0.0.1:$ENV{TEST_NGINX_KAFKA_PORT};
 _EOC_
     $block->set_value("config", server('')) unless defined $block->config;
@@ -217,8 +226,8 @@ main::server($main::SECRET)
 main::server($main::SECRET)
 --- init
 main::nothing_reserved(5, 50, 60 .. 65);
---- request
-GET /api/orders/552/61
+--- request eval
+"GET $main::URL{status_of_61}"
 --- error_code: 404
 
 
@@ -251,7 +260,20 @@ Test::More::like($main::URL{from_config},
 
 
 
-=== TEST 10: sign-url without a secret says where to set one
+=== TEST 10: with signatures on, an order's status needs its purchase URL's signature
+--- config eval
+main::server($main::SECRET)
+--- request eval
+["GET $main::URL{status_bare}", "GET $main::URL{status_other}", "GET $main::URL{status}"]
+--- error_code eval
+[403, 403, 200]
+--- response_body_like eval
+[(qr/^\{"status":"forbidden","error":"[^"<]+"\}$/) x 2,
+ qr/^\{"status":"(pending|success)","order_id":[1-9][0-9]*\b/]
+
+
+
+=== TEST 11: sign-url without a secret says where to set one
 --- init
 my ($rc, $out) = main::cli('sign-url', 552, 72);
 Test::More::is($rc, 1, 'fails');
@@ -262,7 +284,7 @@ GET /api/orders/552/72
 
 
 
-=== TEST 11: a course this node knows is sold out: 410 from shared memory, its buyers not counted per user
+=== TEST 12: a course this node knows is sold out: 410 from shared memory, its buyers not counted per user
 --- init
 main::cli('course', 'remove', 553, '--force', '--yes');
 main::cli_ok('course', 'add', 553, 'Guards test 553', 1);

@@ -58,6 +58,7 @@ add_block_preprocessor(sub {
     if (!defined $block->http_config) {
         $block->set_value("http_config", <<"_EOC_");
     seckill_redis 127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT};
+    seckill_redis_password $ENV{TEST_NGINX_REDIS_PASSWORD};
     seckill_kafka_brokers 127.0.0.1:$ENV{TEST_NGINX_KAFKA_PORT};
 _EOC_
     }

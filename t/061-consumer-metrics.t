@@ -29,7 +29,7 @@ sub redis {
 
 sub cleanup {
     system('mariadb', '--no-defaults', '-h127.0.0.1', "-P$mysql_port", '-useckill',
-           '-pseckill', 'seckill', '-e', "DELETE FROM orders WHERE course_id = $course");
+           'seckill', '-e', "DELETE FROM orders WHERE course_id = $course");
     my @keys = grep { length } split /\n/, redis('--scan', '--pattern', "seckill:{c$course}*");
     redis('DEL', @keys) if @keys;
     redis('ZREM', 'seckill:courses', $course);

@@ -17,7 +17,7 @@ my $top = $0 =~ m{^(.*)/t/[^/]+$} ? $1 : '.';
 
 sub sql {
     my ($query) = @_;
-    my $out = qx{mariadb --no-defaults -h127.0.0.1 -P$mysql_port -useckill -pseckill seckill -N -B -e "$query"};
+    my $out = qx{mariadb --no-defaults -h127.0.0.1 -P$mysql_port -useckill seckill -N -B -e "$query"};
     chomp $out;
     return $out;
 }

@@ -34,6 +34,7 @@ static const struct key_spec keys[] = {
     { "mysql_password",   VALUE_SECRET,   FIELD(mysql_password),   0, 0 },
     { "mysql_database",   VALUE_NAME,     FIELD(mysql_database),   0, 0 },
     { "redis",            VALUE_ENDPOINT, FIELD(redis),            0, 0 },
+    { "redis_password",   VALUE_SECRET,   FIELD(redis_password),   0, 0 },
     { "kafka_brokers",    VALUE_STRING,   FIELD(kafka_brokers),    0, 0 },
     { "topic",            VALUE_TOPIC,    FIELD(topic),            0, 0 },
     { "dlq_topic",        VALUE_TOPIC,    FIELD(dlq_topic),        0, 0 },

@@ -27,6 +27,7 @@ struct seckill_config {
     char mysql_password[256];
     char mysql_database[65];
     struct endpoint redis;
+    char redis_password[256];       /* AUTH on connect; empty: none */
     char kafka_brokers[1024];       /* librdkafka's bootstrap.servers */
     char topic[250];
     char dlq_topic[250];

@@ -65,12 +65,29 @@ int store_open(struct store *st, const struct seckill_config *cfg)
     }
     redisSetTimeout(st->rc, io_timeout);
 
+    if (cfg->redis_password[0] != '\0') {
+        reply = redisCommand(st->rc, "AUTH %s", cfg->redis_password);
+        if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+            snprintf(st->err, sizeof(st->err),
+                     "Redis at %s refused AUTH: %s — redis_password must be the requirepass of its redis.conf",
+                     st->addr, reply ? reply->str : st->rc->errstr);
+            if (reply != NULL)
+                freeReplyObject(reply);
+            store_close(st);
+            return -1;
+        }
+        freeReplyObject(reply);
+    }
+
     /* Connecting is not enough: a loading or password-protected server says
      * so only when asked something. */
     reply = redisCommand(st->rc, "PING");
     if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
-        snprintf(st->err, sizeof(st->err), "Redis at %s does not answer PING: %s — try `make status`",
-                 st->addr, reply ? reply->str : st->rc->errstr);
+        int noauth = reply != NULL && strncmp(reply->str, "NOAUTH", 6) == 0;
+
+        snprintf(st->err, sizeof(st->err), "Redis at %s does not answer PING: %s — %s", st->addr,
+                 reply ? reply->str : st->rc->errstr,
+                 noauth ? "set redis_password to the requirepass of its redis.conf" : "try `make status`");
         if (reply != NULL)
             freeReplyObject(reply);
         store_close(st);

@@ -26,6 +26,7 @@ static void defaults_are_the_local_stack(void)
     CHECK_STR(cfg.mysql_password, "seckill");
     CHECK_STR(cfg.mysql_database, "seckill");
     CHECK(cfg.redis.port == 6379);
+    CHECK_STR(cfg.redis_password, "");
     CHECK_STR(cfg.kafka_brokers, "127.0.0.1:9092");
     CHECK_STR(cfg.topic, "seckill.orders");
     CHECK_STR(cfg.dlq_topic, "seckill.orders.dlq");
@@ -43,6 +44,7 @@ static void every_key_of_the_contract_is_read(void)
                 "mysql_password = p\n"
                 "mysql_database = shop_2\n"
                 "redis = redis.local:16379\n"
+                "redis_password = rp\n"
                 "kafka_brokers = k1:19092,k2:19092\n"
                 "topic = t.orders\n"
                 "dlq_topic = t.dlq\n"
@@ -59,6 +61,7 @@ static void every_key_of_the_contract_is_read(void)
     CHECK_STR(cfg.mysql_database, "shop_2");
     CHECK_STR(cfg.redis.host, "redis.local");
     CHECK(cfg.redis.port == 16379);
+    CHECK_STR(cfg.redis_password, "rp");
     CHECK_STR(cfg.kafka_brokers, "k1:19092,k2:19092");
     CHECK_STR(cfg.topic, "t.orders");
     CHECK_STR(cfg.dlq_topic, "t.dlq");

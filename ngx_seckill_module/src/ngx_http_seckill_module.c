@@ -104,6 +104,13 @@ static ngx_command_t  ngx_http_seckill_commands[] = {
       0,
       NULL },
 
+    { ngx_string("seckill_redis_password"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_seckill_main_conf_t, redis.password),
+      NULL },
+
     { ngx_string("seckill_redis_connect_timeout"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_seckill_conf_set_msec,
@@ -246,6 +253,7 @@ ngx_http_seckill_create_main_conf(ngx_conf_t *cf)
      *     smcf->redis.name = { 0, NULL };
      *     smcf->redis.host = { 0, NULL };
      *     smcf->redis.port = 0;
+     *     smcf->redis.password = { 0, NULL };
      *     smcf->kafka_brokers = { 0, NULL };
      *     smcf->kafka_topic = { 0, NULL };
      *     smcf->kafka_properties = NULL;

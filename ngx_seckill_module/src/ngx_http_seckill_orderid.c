@@ -113,17 +113,22 @@ ngx_http_seckill_order_id_fetched(redisReply *reply, void *data)
         return;
     }
 
-    if (reply->type != REDIS_REPLY_INTEGER
-        || reply->integer < 1
+    if (reply->type != REDIS_REPLY_INTEGER) {
+        ngx_log_error(NGX_LOG_ALERT, og->log, 0,
+                      "INCR " SECKILL_KEY_ORDER_GEN " answered \"%*s\", not "
+                      "a generator id: purchases are refused",
+                      reply->type == REDIS_REPLY_ERROR ? reply->len : 0,
+                      reply->str);
+        return;
+    }
+
+    if (reply->integer < 1
         || (uint64_t) reply->integer > SECKILL_ORDER_GEN_MAX)
     {
         ngx_log_error(NGX_LOG_ALERT, og->log, 0,
-                      "INCR " SECKILL_KEY_ORDER_GEN " answered %*s%L, not a "
+                      "INCR " SECKILL_KEY_ORDER_GEN " answered %L, not a "
                       "generator id from 1 to %uL: purchases are refused",
-                      reply->type == REDIS_REPLY_ERROR ? reply->len : 0,
-                      reply->str,
-                      (int64_t) (reply->type == REDIS_REPLY_INTEGER
-                                 ? reply->integer : 0),
+                      (int64_t) reply->integer,
                       (uint64_t) SECKILL_ORDER_GEN_MAX);
         return;
     }

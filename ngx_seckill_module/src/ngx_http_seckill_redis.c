@@ -79,6 +79,9 @@ static void ngx_http_seckill_redis_failed(ngx_http_seckill_redis_t *rd,
 static void ngx_http_seckill_redis_retry(ngx_http_seckill_redis_t *rd);
 static void ngx_http_seckill_redis_connected(const redisAsyncContext *ac,
     int status);
+static void ngx_http_seckill_redis_authenticated(redisAsyncContext *ac,
+    void *reply, void *privdata);
+static void ngx_http_seckill_redis_serve(ngx_http_seckill_redis_t *rd);
 static void ngx_http_seckill_redis_disconnected(const redisAsyncContext *ac,
     int status);
 static void ngx_http_seckill_redis_reply(redisAsyncContext *ac, void *reply,
@@ -411,7 +414,7 @@ ngx_http_seckill_redis_retry(ngx_http_seckill_redis_t *rd)
 static void
 ngx_http_seckill_redis_connected(const redisAsyncContext *ac, int status)
 {
-    ngx_uint_t                 i;
+    ngx_str_t                 *password;
     ngx_http_seckill_redis_t  *rd;
 
     rd = ac->data;
@@ -421,6 +424,70 @@ ngx_http_seckill_redis_connected(const redisAsyncContext *ac, int status)
         ngx_http_seckill_redis_failed(rd, ac->c.errstr);
         return;
     }
+
+    password = &rd->conf->password;
+
+    if (password->len == 0) {
+        ngx_http_seckill_redis_serve(rd);
+        return;
+    }
+
+    /*
+     * Nothing else is sent before Redis has accepted the password: a
+     * refused one must not leave a connection that answers every purchase
+     * with NOAUTH.  The connect timer covers the answer too.
+     */
+
+    if (redisAsyncCommand((redisAsyncContext *) ac,
+                          ngx_http_seckill_redis_authenticated, NULL,
+                          "AUTH %b", password->data, password->len)
+        != REDIS_OK)
+    {
+        ngx_http_seckill_redis_failed(rd, "cannot queue AUTH");
+        ngx_post_event(&rd->drop, &ngx_posted_events);
+    }
+}
+
+
+static void
+ngx_http_seckill_redis_authenticated(redisAsyncContext *ac, void *reply,
+    void *privdata)
+{
+    u_char                     reason[256];
+    redisReply                *r;
+    ngx_http_seckill_redis_t  *rd;
+
+    rd = ac->data;
+    r = reply;
+
+    ngx_memzero(reason, sizeof(reason));
+
+    if (r == NULL) {
+        /* the connection went first; its cleanup hook retries */
+        return;
+    }
+
+    if (r->type == REDIS_REPLY_ERROR) {
+        ngx_snprintf(reason, sizeof(reason) - 1,
+                     "AUTH refused (%s): seckill_redis_password must be "
+                     "the requirepass of redis.conf%Z", r->str);
+        ngx_http_seckill_redis_failed(rd, (const char *) reason);
+
+        /* hiredis is inside its read loop: the context goes from there */
+        ngx_post_event(&rd->drop, &ngx_posted_events);
+        return;
+    }
+
+    ngx_http_seckill_redis_serve(rd);
+}
+
+
+/* the connection is usable: the start-up hooks queue their commands first */
+
+static void
+ngx_http_seckill_redis_serve(ngx_http_seckill_redis_t *rd)
+{
+    ngx_uint_t  i;
 
     if (rd->connect_timer.timer_set) {
         ngx_del_timer(&rd->connect_timer);

@@ -19,6 +19,8 @@ typedef struct {
     ngx_str_t                   host;      /* numeric address or unix path,
                                               null-terminated for hiredis */
     int                         port;      /* 0 for a unix socket */
+    ngx_str_t                   password;  /* AUTH before anything else;
+                                              empty: none */
     ngx_msec_t                  connect_timeout;
     ngx_msec_t                  timeout;   /* per request, for the callers */
 } ngx_http_seckill_redis_conf_t;

@@ -14,7 +14,8 @@ use POSIX ();
 use Time::HiRes ();
 
 our @EXPORT_OK = qw(redis stall_redis drop_course forget_courses course http http_from ready
-                    mysql alive cli cli_ok nginx_start nginx_stop nginx_workers);
+                    mysql alive cli cli_ok wait_error_log nginx_start nginx_stop
+                    nginx_workers);
 
 sub redis {
     local $?;    # see cli()
@@ -66,7 +67,7 @@ sub forget_courses {
     }
     if ($ENV{TEST_NGINX_MYSQL_PORT}) {
         system('mariadb', '--no-defaults', '-h127.0.0.1',
-               "-P$ENV{TEST_NGINX_MYSQL_PORT}", '-useckill', '-pseckill',
+               "-P$ENV{TEST_NGINX_MYSQL_PORT}", '-useckill',
                'seckill', '-e', 'DELETE FROM orders WHERE course_id IN ('
                . join(',', @ids) . ')');
     }
@@ -120,7 +121,7 @@ sub mysql {
     local $?;    # see cli()
     my $sql = shift;
     open my $fh, '-|', 'mariadb', '--no-defaults', '-N', '-B', '-h127.0.0.1',
-        "-P$ENV{TEST_NGINX_MYSQL_PORT}", '-useckill', '-pseckill', 'seckill',
+        "-P$ENV{TEST_NGINX_MYSQL_PORT}", '-useckill', 'seckill',
         '-e', $sql
         or die "mariadb: $!";
     local $/;
@@ -165,6 +166,21 @@ sub cli_ok {
     return $out;
 }
 
+# Waits up to 5 s for a line of the Test::Nginx server's error log to
+# match; true when one does (what a worker logs as it starts, before any
+# request of the block could show it).
+sub wait_error_log {
+    my ($re) = @_;
+    my $log = "$ENV{TEST_NGINX_SERVROOT}/logs/error.log";
+    return _until(5, sub {
+        open my $fh, '<', $log or return 0;
+        while (my $line = <$fh>) {
+            return 1 if $line =~ $re;
+        }
+        return 0;
+    });
+}
+
 sub _until {
     my ($secs, $cond) = @_;
     for (1 .. $secs * 20) {
@@ -203,6 +219,7 @@ http {
     access_log off;
     client_body_temp_path $dir/body;
     seckill_redis $redis;
+    seckill_redis_password $ENV{TEST_NGINX_REDIS_PASSWORD};
     seckill_kafka_brokers $kafka;
     @{[ $o{http} // '' ]}
     server {

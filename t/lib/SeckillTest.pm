@@ -76,7 +76,7 @@ sub redis {
 sub sql {
     my ($query) = @_;
     my ($rc, $out) = _capture('mariadb', '--no-defaults', '-h127.0.0.1', "-P$E{mysql}",
-                              '-useckill', '-pseckill', 'seckill', '-N', '-B', '-e', $query);
+                              '-useckill', 'seckill', '-N', '-B', '-e', $query);
     $out =~ s/\n+\z//;
     return $out;
 }
