@@ -25,6 +25,14 @@ prepare() {
         die "nginx -t rejected $SECKILL_TOP/conf/nginx.conf (see the message above); nothing changed"
     fi
     rm -f "$conf.err"
+    # The port is the stack's (run/settings): `make status`, the page's URL
+    # and the tests look there. A listen edited to another port would serve
+    # where nobody looks.
+    if ! grep -Eq "^[[:space:]]*listen[[:space:]]+127\.0\.0\.1:$SECKILL_HTTP_PORT[[:space:];]" "$conf.new"; then
+        _listen=$(grep -En '^[[:space:]]*listen[[:space:]]' "$SECKILL_TOP/conf/nginx.conf" | head -1)
+        rm -f "$conf.new"
+        die "$SECKILL_TOP/conf/nginx.conf:${_listen%%:*}: \"$(echo "${_listen#*:}" | sed 's/^ *//')\" is not this stack's HTTP port $SECKILL_HTTP_PORT ($SECKILL_RUN/settings); keep \"listen 127.0.0.1:8080\" there (deploy/ puts the stack's port in its place) and give another port its own stack: SECKILL_RUN=... SECKILL_HTTP_PORT=... make run; nothing changed"
+    fi
     mv "$conf.new" "$conf"
 }
 
