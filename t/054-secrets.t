@@ -5,6 +5,7 @@
 use strict;
 use warnings;
 use lib 't/lib';
+use File::Temp ();
 use SeckillTest;
 use Test::More;
 
@@ -92,6 +93,31 @@ is(mariadb_as('seckill', $secret{SECKILL_MYSQL_PASSWORD}, @tcp), 'seckill@127.0.
     unlink $bad;
     isnt($rc, 0, 'seckill stats with a wrong redis_password fails');
     like($out, qr/refused AUTH: WRONGPASS.*redis_password/, '... naming the key to fix');
+}
+
+# --- the CLI without -c talks to the stack (its rendered copy), not to the
+# shipped conf/consumer.conf and its placeholder passwords
+
+{
+    my $cli = env_of('cli');
+    local $ENV{SECKILL_CONF};
+    delete $ENV{SECKILL_CONF};
+    my $out = qx{cd / && '$cli' stats 2>&1 </dev/null};
+    is($? >> 8, 0, 'seckill stats with SECKILL_RUN and no -c: the stack of SECKILL_RUN')
+        or diag $out;
+
+    # a checkout elsewhere: its build/bin/seckill reads its run/conf/
+    my $copy = File::Temp::tempdir('seckill-cli-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    system('mkdir', '-p', "$copy/build/bin", "$copy/run/conf") == 0 or die 'mkdir';
+    system('cp', $cli, "$copy/build/bin/seckill") == 0 or die 'cp';
+    (my $text = $consumer_conf) =~ s/^redis = .*$/redis = 127.0.0.1:1/m;
+    open my $fh, '>', "$copy/run/conf/consumer.conf" or die "$copy: $!";
+    print $fh $text;
+    close $fh;
+    local $ENV{SECKILL_RUN};
+    delete $ENV{SECKILL_RUN};
+    $out = qx{cd / && '$copy/build/bin/seckill' stats 2>&1 </dev/null};
+    like($out, qr/127\.0\.0\.1:1\b/, "build/bin/seckill of a checkout reads that checkout's run/conf/consumer.conf");
 }
 
 done_testing();

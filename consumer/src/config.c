@@ -369,9 +369,32 @@ int config_load(struct seckill_config *cfg, const char *path,
     return 0;
 }
 
+/* The stack's rendered copy, not the shipped file: only the copy has the
+ * stack's ports and passwords (deploy/ writes it at every start). */
 const char *config_default_path(void)
 {
-    const char *env = getenv(CONFIG_ENV);
+    static char path[PATH_MAX];
+    const char *env = getenv(CONFIG_ENV), *run = getenv("SECKILL_RUN");
+    char exe[PATH_MAX], *slash;
+    ssize_t n;
+    int i;
 
-    return env != NULL && env[0] != '\0' ? env : CONFIG_DEFAULT_PATH;
+    if (env != NULL && env[0] != '\0')
+        return env;
+    if (run != NULL && run[0] != '\0') {
+        snprintf(path, sizeof(path), "%s/conf/consumer.conf", run);
+        return path;
+    }
+    /* build/bin/seckill of a checkout: that checkout's run/, if it has one */
+    n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        for (i = 0; i < 3 && (slash = strrchr(exe, '/')) != NULL; i++)
+            *slash = '\0';
+        if (i == 3 && (size_t) snprintf(path, sizeof(path), "%s/run/conf/consumer.conf", exe)
+                          < sizeof(path)
+            && access(path, R_OK) == 0)
+            return path;
+    }
+    return CONFIG_DEFAULT_PATH;
 }

@@ -58,7 +58,10 @@ int config_parse(struct seckill_config *cfg, const char *text,
 int config_load(struct seckill_config *cfg, const char *path,
                 char *err, size_t errlen);
 
-/* $SECKILL_CONF when set and not empty, else conf/consumer.conf. */
+/* Without -c: $SECKILL_CONF when set and not empty; else the rendered
+ * $SECKILL_RUN/conf/consumer.conf; else, for build/bin/seckill of a
+ * checkout, that checkout's run/conf/consumer.conf when it exists; else
+ * conf/consumer.conf. */
 const char *config_default_path(void);
 
 /* Writes value into out as is when it is absolute, else joined to the

@@ -248,15 +248,27 @@ static void a_missing_file_is_named(void)
     CHECK_STR(err, "cannot open config file /nonexistent/consumer.conf: No such file or directory");
 }
 
-static void the_default_path_follows_seckill_conf(void)
+static void the_default_path_is_the_stacks_copy(void)
 {
+    char *run = getenv("SECKILL_RUN") ? strdup(getenv("SECKILL_RUN")) : NULL;
+
+    /* the unit test binary is not build/bin/seckill: no checkout's run/ */
     unsetenv("SECKILL_CONF");
+    unsetenv("SECKILL_RUN");
     CHECK_STR(config_default_path(), "conf/consumer.conf");
+    setenv("SECKILL_RUN", "/srv/stack", 1);
+    CHECK_STR(config_default_path(), "/srv/stack/conf/consumer.conf");
     setenv("SECKILL_CONF", "", 1);
-    CHECK_STR(config_default_path(), "conf/consumer.conf");
+    CHECK_STR(config_default_path(), "/srv/stack/conf/consumer.conf");
     setenv("SECKILL_CONF", "/x/c.conf", 1);
     CHECK_STR(config_default_path(), "/x/c.conf");
     unsetenv("SECKILL_CONF");
+    if (run != NULL) {
+        setenv("SECKILL_RUN", run, 1);
+        free(run);
+    } else {
+        unsetenv("SECKILL_RUN");
+    }
 }
 
 void suite_config(void)
@@ -279,5 +291,5 @@ void suite_config(void)
     UNIT_RUN(loading_a_file_makes_the_log_path_absolute);
     UNIT_RUN(the_stats_file_is_absolute_or_off);
     UNIT_RUN(a_missing_file_is_named);
-    UNIT_RUN(the_default_path_follows_seckill_conf);
+    UNIT_RUN(the_default_path_is_the_stacks_copy);
 }
