@@ -74,18 +74,11 @@ ngx_http_seckill_courses_handler(ngx_http_request_t *r)
         return NGX_ERROR;
     }
 
-    if (ngx_http_seckill_redis_command(ngx_http_seckill_courses_list, ctx,
-                                       "ZRANGE %s 0 -1",
-                                       SECKILL_KEY_CATALOGUE)
-        != NGX_OK)
-    {
-        ngx_http_seckill_read_abort(&ctx->read);
-        return ngx_http_seckill_json_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                           NGX_HTTP_SECKILL_REASON_UNAVAILABLE,
-                                           "redis is not connected");
-    }
+    rc = ngx_http_seckill_redis_command(ngx_http_seckill_courses_list, ctx,
+                                        "ZRANGE %s 0 -1",
+                                        SECKILL_KEY_CATALOGUE);
 
-    return ngx_http_seckill_read_wait(r, &ctx->read);
+    return ngx_http_seckill_read_wait(r, &ctx->read, rc);
 }
 
 

@@ -11,6 +11,8 @@
 #include <librdkafka/rdkafka.h>
 
 #include "ngx_http_seckill_module.h"
+#include "ngx_http_seckill_orderid.h"
+#include "ngx_http_seckill_script.h"
 #include "ngx_http_seckill_soldout.h"
 #include "ngx_http_seckill_stats.h"
 
@@ -746,7 +748,7 @@ ngx_http_seckill_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    /* first: the Redis and Kafka hooks below report to it */
+    /* first: everything below reports to it */
 
     ngx_http_seckill_stats_init(cycle, smcf->stats_zone);
 
@@ -754,13 +756,42 @@ ngx_http_seckill_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    /* its Redis hooks are in place before the first connection */
+    if (smcf->purchase_used) {
 
-    if (smcf->purchase_used
-        && ngx_http_seckill_purchase_init(cycle, smcf) != NGX_OK)
-    {
-        return NGX_ERROR;
+        /* the reserve/release batching, the order ids, the purchases and
+           their Kafka producer (a producer that fails to start leaves
+           purchases answered 503, the worker up) */
+
+        if (ngx_http_seckill_script_init(cycle, smcf->redis_batch) != NGX_OK
+            || ngx_http_seckill_purchase_init(cycle, smcf) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        ngx_http_seckill_order_id_init(cycle->log);
+
+        /*
+         * What every new Redis connection runs, in this order: the
+         * scripts are loaded before any EVALSHA can follow them in the
+         * pipeline, an order id block is asked for, then the releases
+         * that waited for a connection are sent.
+         */
+
+        if (ngx_http_seckill_redis_on_connect(
+                               ngx_http_seckill_script_connected, NULL)
+               != NGX_OK
+            || ngx_http_seckill_redis_on_connect(
+                               ngx_http_seckill_order_id_connected, NULL)
+               != NGX_OK
+            || ngx_http_seckill_redis_on_connect(
+                               ngx_http_seckill_purchase_connected, NULL)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
     }
+
+    /* last: the first connection finds every hook in place */
 
     return ngx_http_seckill_redis_init(cycle, &smcf->redis);
 }

@@ -40,13 +40,17 @@ static void ngx_http_seckill_order_id_fetched(redisReply *reply, void *data);
 static ngx_http_seckill_order_gen_t  ngx_http_seckill_order_gen;
 
 
-ngx_int_t
+void
 ngx_http_seckill_order_id_init(ngx_log_t *log)
 {
     ngx_http_seckill_order_gen.log = log;
+}
 
-    return ngx_http_seckill_redis_on_connect(ngx_http_seckill_order_id_fetch,
-                                             &ngx_http_seckill_order_gen);
+
+void
+ngx_http_seckill_order_id_connected(void *data)
+{
+    ngx_http_seckill_order_id_fetch(&ngx_http_seckill_order_gen);
 }
 
 

@@ -13,8 +13,11 @@
 #include <ngx_core.h>
 
 
-/* takes a generator id on each new Redis connection while it has none */
-ngx_int_t ngx_http_seckill_order_id_init(ngx_log_t *log);
+void ngx_http_seckill_order_id_init(ngx_log_t *log);
+
+/* a new Redis connection: asks for a generator id while the worker has none
+   (or soon needs the next) */
+void ngx_http_seckill_order_id_connected(void *data);
 
 /* NGX_OK, or NGX_AGAIN while the worker has no generator id yet */
 ngx_int_t ngx_http_seckill_order_id_next(int64_t *id);

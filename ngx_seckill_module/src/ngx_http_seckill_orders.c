@@ -64,18 +64,11 @@ ngx_http_seckill_orders_handler(ngx_http_request_t *r)
     ngx_sprintf(course, "%L%Z", ids.course);
     ngx_sprintf(user, "%L%Z", ids.user);
 
-    if (ngx_http_seckill_redis_command(ngx_http_seckill_orders_reply, ctx,
-                                       "HMGET " SECKILL_KEY_USER("%s", "%s")
-                                       " order_id status", course, user)
-        != NGX_OK)
-    {
-        ngx_http_seckill_read_abort(&ctx->read);
-        return ngx_http_seckill_json_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                           NGX_HTTP_SECKILL_REASON_UNAVAILABLE,
-                                           "redis is not connected");
-    }
+    rc = ngx_http_seckill_redis_command(ngx_http_seckill_orders_reply, ctx,
+                                        "HMGET " SECKILL_KEY_USER("%s", "%s")
+                                        " order_id status", course, user);
 
-    return ngx_http_seckill_read_wait(r, &ctx->read);
+    return ngx_http_seckill_read_wait(r, &ctx->read, rc);
 }
 
 

@@ -24,6 +24,44 @@
  * (reload, quit) serves its deliveries before it goes; after the request,
  * a context with work left holds the worker once more for a delivery
  * timeout at most.
+ *
+ * The context's life, state x event -> action (one handler per column;
+ * "-": cannot happen in that state):
+ *
+ *  state        reserve reply   delivery report  release reply   timer
+ *  reserving    ok: deliver,    -                -               503, the
+ *               or release if                                    reply still
+ *               nobody waits;                                    awaited
+ *               refused: answer
+ *               -> done; error:
+ *               503 -> done;
+ *               lost: 503 ->
+ *               waiting_redis
+ *  delivering   -               ok: 200 -> done; -               release
+ *                               failed: release
+ *  releasing    -               late: ignored    confirmed: 200  503, the
+ *                                                -> done;        reply still
+ *                                                released, gone: awaited
+ *                                                503 -> done;
+ *                                                lost: 503 ->
+ *                                                waiting_redis
+ *  waiting_     -               late: ignored    -               -
+ *  redis
+ *  done         -               late: ignored    -               -
+ *
+ * "release" is state releasing, or waiting_redis while Redis is not
+ * connected; a new connection releases every context waiting_redis.  The
+ * timer column is the request's: once the request is gone the timer only
+ * holds an exiting worker (linger).  The request's cleanup only detaches
+ * the request; at the worker's exit every reply and report frees what it
+ * belongs to.
+ *
+ * Flags say what the state cannot: a delivery report still to come (also
+ * after the timer gave up on it), the client answered, inside a handler
+ * (the request's cleanup, run by the answer, must not free the context),
+ * the linger timer set once.  One function, leave(), frees the context:
+ * every handler and the request's cleanup end there, and it frees once
+ * the request is gone and nothing can reach the context any more.
  */
 
 
@@ -61,7 +99,7 @@ typedef struct {
     ngx_http_request_t                 *request;   /* NULL once freed */
     ngx_event_t                         timer;
     ngx_http_seckill_script_call_t      call;
-    ngx_queue_t                         queue;     /* waiting_redis */
+    ngx_queue_t                         queue;     /* in waiting_redis */
 
     ngx_http_seckill_ids_t              ids;
     int64_t                             order;
@@ -69,9 +107,7 @@ typedef struct {
 
     ngx_http_seckill_purchase_state_e   state;
 
-    unsigned                            redis:1;     /* a reply to come */
     unsigned                            kafka:1;     /* a report to come */
-    unsigned                            queued:1;
     unsigned                            answered:1;
     unsigned                            running:1;   /* in a handler */
     unsigned                            lingered:1;
@@ -114,7 +150,6 @@ static void ngx_http_seckill_purchase_release(
     ngx_http_seckill_purchase_t *ctx);
 static void ngx_http_seckill_purchase_released(redisReply *reply,
     void *data);
-static void ngx_http_seckill_purchase_connected(void *data);
 static void ngx_http_seckill_purchase_wait_redis(
     ngx_http_seckill_purchase_t *ctx);
 static void ngx_http_seckill_purchase_timeout(ngx_event_t *ev);
@@ -166,17 +201,6 @@ ngx_http_seckill_purchase_init(ngx_cycle_t *cycle,
     pw->log = cycle->log;
     ngx_queue_init(&pw->waiting);
 
-    /* on a new connection: scripts first, then what waits for them */
-
-    if (ngx_http_seckill_script_init(cycle, smcf->redis_batch) != NGX_OK
-        || ngx_http_seckill_order_id_init(cycle->log) != NGX_OK
-        || ngx_http_seckill_redis_on_connect(
-                                   ngx_http_seckill_purchase_connected, pw)
-           != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
     if (ngx_http_seckill_kafka_init(cycle, smcf,
                                     ngx_http_seckill_purchase_delivered)
         != NGX_OK)
@@ -217,7 +241,7 @@ ngx_http_seckill_purchase_exit(ngx_cycle_t *cycle)
         ngx_queue_remove(q);
 
         ctx = ngx_queue_data(q, ngx_http_seckill_purchase_t, queue);
-        ctx->queued = 0;
+        ctx->state = ngx_http_seckill_done;
         n++;
 
         ctx->running = 1;
@@ -313,13 +337,13 @@ ngx_http_seckill_purchase_handler(ngx_http_request_t *r)
     ctx->call.now = ctx->ts;
 
     if (ngx_http_seckill_script_run(&ctx->call) != NGX_OK) {
+        /* nothing else has seen the context yet */
         ngx_free(ctx);
         return ngx_http_seckill_json_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                            NGX_HTTP_SECKILL_REASON_UNAVAILABLE,
                                            "redis is not connected");
     }
 
-    ctx->redis = 1;
     ctx->request = r;
 
     cln->handler = ngx_http_seckill_purchase_cleanup;
@@ -387,10 +411,10 @@ ngx_http_seckill_purchase_reserved(redisReply *reply, void *data)
 
     pw = &ngx_http_seckill_purchases;
 
-    ctx->redis = 0;
     ctx->running = 1;
 
     if (pw->exiting) {
+        ctx->state = ngx_http_seckill_done;
         goto leave;
     }
 
@@ -592,8 +616,6 @@ ngx_http_seckill_purchase_release(ngx_http_seckill_purchase_t *ctx)
         return;
     }
 
-    ctx->redis = 1;
-
     if (ngx_http_seckill_purchase_waits(ctx)) {
         ngx_add_timer(&ctx->timer, pw->conf->redis.timeout);
     }
@@ -609,10 +631,10 @@ ngx_http_seckill_purchase_released(redisReply *reply, void *data)
 
     pw = &ngx_http_seckill_purchases;
 
-    ctx->redis = 0;
     ctx->running = 1;
 
     if (pw->exiting) {
+        ctx->state = ngx_http_seckill_done;
         goto leave;
     }
 
@@ -677,13 +699,14 @@ leave:
 
 /* a new Redis connection: send the releases that waited for it */
 
-static void
+void
 ngx_http_seckill_purchase_connected(void *data)
 {
-    ngx_http_seckill_purchases_t *pw = data;
-
     ngx_queue_t                   waiting, *q;
     ngx_http_seckill_purchase_t  *ctx;
+    ngx_http_seckill_purchases_t *pw;
+
+    pw = &ngx_http_seckill_purchases;
 
     if (ngx_queue_empty(&pw->waiting)) {
         return;
@@ -700,7 +723,6 @@ ngx_http_seckill_purchase_connected(void *data)
         ngx_queue_remove(q);
 
         ctx = ngx_queue_data(q, ngx_http_seckill_purchase_t, queue);
-        ctx->queued = 0;
         ctx->running = 1;
 
         ngx_http_seckill_purchase_release(ctx);
@@ -716,12 +738,11 @@ ngx_http_seckill_purchase_wait_redis(ngx_http_seckill_purchase_t *ctx)
 
     pw = &ngx_http_seckill_purchases;
 
-    ctx->state = ngx_http_seckill_waiting_redis;
+    /* never queued twice: only reserving, delivering and releasing (or a
+       context just taken off the queue) come here */
 
-    if (!ctx->queued) {
-        ngx_queue_insert_tail(&pw->waiting, &ctx->queue);
-        ctx->queued = 1;
-    }
+    ctx->state = ngx_http_seckill_waiting_redis;
+    ngx_queue_insert_tail(&pw->waiting, &ctx->queue);
 }
 
 
@@ -858,8 +879,9 @@ ngx_http_seckill_purchase_finalize(ngx_http_seckill_purchase_t *ctx,
 
 
 /*
- * The end of every handler that ran with ctx->running set: frees the
- * context once neither the request nor Redis nor Kafka can reach it.
+ * The end of every handler that ran with ctx->running set, and the one
+ * place a context is freed: once neither the request nor a Redis reply,
+ * a delivery report or a new connection can reach it.
  */
 
 static void
@@ -871,7 +893,7 @@ ngx_http_seckill_purchase_leave(ngx_http_seckill_purchase_t *ctx)
         return;
     }
 
-    if (ctx->redis || ctx->kafka || ctx->queued) {
+    if (ctx->state != ngx_http_seckill_done || ctx->kafka) {
         ngx_http_seckill_purchase_linger(ctx);
         return;
     }

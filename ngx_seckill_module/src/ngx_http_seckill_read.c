@@ -41,17 +41,21 @@ ngx_http_seckill_read_create(ngx_http_request_t *r, size_t size)
 }
 
 
-void
-ngx_http_seckill_read_abort(ngx_http_seckill_read_t *rd)
-{
-    ngx_free(rd);
-}
-
-
 ngx_int_t
-ngx_http_seckill_read_wait(ngx_http_request_t *r, ngx_http_seckill_read_t *rd)
+ngx_http_seckill_read_wait(ngx_http_request_t *r, ngx_http_seckill_read_t *rd,
+    ngx_int_t queued)
 {
     ngx_http_seckill_main_conf_t  *smcf;
+
+    if (queued != NGX_OK) {
+        /* no reply will come: nothing else has seen the context */
+
+        ngx_free(rd);
+
+        return ngx_http_seckill_json_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                           NGX_HTTP_SECKILL_REASON_UNAVAILABLE,
+                                           "redis is not connected");
+    }
 
     smcf = ngx_http_get_module_main_conf(r, ngx_http_seckill_module);
 

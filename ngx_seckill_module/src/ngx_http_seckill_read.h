@@ -9,8 +9,8 @@
  * A handler's context starts with an ngx_http_seckill_read_t:
  *
  *     ctx = ngx_http_seckill_read_create(r, sizeof(*ctx));
- *     ... queue the first command (on failure: ngx_http_seckill_read_abort)
- *     return ngx_http_seckill_read_wait(r, &ctx->read);
+ *     rc = ... queue the first command ...
+ *     return ngx_http_seckill_read_wait(r, &ctx->read, rc);
  *
  * and each reply handler starts with ngx_http_seckill_read_reply(), which
  * says whether there is still a request to answer.
@@ -38,15 +38,14 @@ typedef struct {
 /* a zeroed heap context of size bytes, its read_t first; NULL on error */
 void *ngx_http_seckill_read_create(ngx_http_request_t *r, size_t size);
 
-/* no command could be queued: frees the context */
-void ngx_http_seckill_read_abort(ngx_http_seckill_read_t *rd);
-
 /*
- * One command is queued: suspends the request for the Redis timeout.
- * Each further command queued adds one to rd->pending.  Returns NGX_DONE.
+ * queued is what queueing the first command returned.  NGX_OK: suspends
+ * the request for the Redis timeout and returns NGX_DONE; each further
+ * command queued adds one to rd->pending.  Otherwise frees the context and
+ * answers 503 "redis is not connected".
  */
 ngx_int_t ngx_http_seckill_read_wait(ngx_http_request_t *r,
-    ngx_http_seckill_read_t *rd);
+    ngx_http_seckill_read_t *rd, ngx_int_t queued);
 
 /*
  * Counts one reply in.  Returns the request to answer, or NULL when there

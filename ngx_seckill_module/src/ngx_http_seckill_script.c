@@ -101,7 +101,6 @@ static u_char *ngx_http_seckill_script_arg(u_char *p, int *argc,
 static void ngx_http_seckill_script_reply(redisReply *reply, void *data);
 static void ngx_http_seckill_script_done(ngx_http_seckill_batch_t *batch,
     redisReply *reply);
-static void ngx_http_seckill_script_load(void *data);
 static void ngx_http_seckill_script_loaded(redisReply *reply, void *data);
 
 
@@ -152,8 +151,7 @@ ngx_http_seckill_script_init(ngx_cycle_t *cycle, ngx_uint_t batch)
         *ngx_hex_dump(s->sha1, hash, 20) = '\0';
     }
 
-    return ngx_http_seckill_redis_on_connect(ngx_http_seckill_script_load,
-                                             NULL);
+    return NGX_OK;
 }
 
 
@@ -436,8 +434,8 @@ ngx_http_seckill_script_done(ngx_http_seckill_batch_t *batch,
 }
 
 
-static void
-ngx_http_seckill_script_load(void *data)
+void
+ngx_http_seckill_script_connected(void *data)
 {
     ngx_uint_t                  i;
     ngx_http_seckill_script_t  *s;

@@ -44,11 +44,11 @@ typedef struct {
 } ngx_http_seckill_script_call_t;
 
 
-/*
- * Hashes the scripts and loads them on each new connection; batch is the
- * most orders one call carries (seckill_redis_batch).
- */
+/* hashes the scripts; batch is the most orders one call carries */
 ngx_int_t ngx_http_seckill_script_init(ngx_cycle_t *cycle, ngx_uint_t batch);
+
+/* a new Redis connection: SCRIPT LOAD of every script, before any EVALSHA */
+void ngx_http_seckill_script_connected(void *data);
 
 /*
  * Adds the order to its course's batch of this turn, sent once the turn's
