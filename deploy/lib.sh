@@ -11,7 +11,7 @@ SECKILL_RUN=${SECKILL_RUN:-$SECKILL_TOP/run}
 # another SECKILL_RUN directory.
 SECKILL_SETTINGS="SECKILL_HTTP_PORT SECKILL_MYSQL_PORT SECKILL_REDIS_PORT
     SECKILL_KAFKA_PORT SECKILL_KAFKA_CONTROLLER_PORT SECKILL_KAFKA_HEAP
-    SECKILL_TOPIC"
+    SECKILL_TOPIC SECKILL_KAFKA_NODES"
 if [ -f "$SECKILL_RUN/settings" ]; then
     while IFS='=' read -r _k _v; do
         case " $(echo $SECKILL_SETTINGS) " in
@@ -35,11 +35,48 @@ SECKILL_KAFKA_CONTROLLER_PORT=${SECKILL_KAFKA_CONTROLLER_PORT:-9093}
 SECKILL_KAFKA_LIB=${SECKILL_KAFKA_LIB:-${XDG_CACHE_HOME:-$HOME/.cache}/seckill/kafka-3.9.1}
 SECKILL_KAFKA_HEAP=${SECKILL_KAFKA_HEAP:-512m}
 SECKILL_TOPIC=${SECKILL_TOPIC:-seckill.orders}
+# Brokers: node i (1..SECKILL_KAFKA_NODES) listens on SECKILL_KAFKA_PORT +
+# 2(i-1) for clients and SECKILL_KAFKA_CONTROLLER_PORT + 2(i-1) for KRaft.
+SECKILL_KAFKA_NODES=${SECKILL_KAFKA_NODES:-1}
+case $SECKILL_KAFKA_NODES in
+    [1-9]) ;;
+    *) printf 'seckill: error: SECKILL_KAFKA_NODES=%s: a broker count from 1 to 9 (3 for a replicated cluster)\n' \
+           "$SECKILL_KAFKA_NODES" >&2
+       exit 1 ;;
+esac
+SECKILL_KAFKA_BROKERS=
+_i=0
+while [ "$_i" -lt "$SECKILL_KAFKA_NODES" ]; do
+    SECKILL_KAFKA_BROKERS="$SECKILL_KAFKA_BROKERS${SECKILL_KAFKA_BROKERS:+,}127.0.0.1:$((SECKILL_KAFKA_PORT + 2 * _i))"
+    _i=$((_i + 1))
+done
 SECKILL_MODULE=${SECKILL_MODULE:-$SECKILL_TOP/build/ngx_http_seckill_module.so}
 SECKILL_BIN=${SECKILL_BIN:-$SECKILL_TOP/build/bin}
 export SECKILL_TOP SECKILL_RUN SECKILL_HTTP_PORT SECKILL_MYSQL_PORT \
     SECKILL_REDIS_PORT SECKILL_KAFKA_PORT SECKILL_KAFKA_CONTROLLER_PORT \
-    SECKILL_KAFKA_LIB SECKILL_KAFKA_HEAP SECKILL_TOPIC SECKILL_MODULE SECKILL_BIN
+    SECKILL_KAFKA_LIB SECKILL_KAFKA_HEAP SECKILL_TOPIC SECKILL_MODULE SECKILL_BIN \
+    SECKILL_KAFKA_NODES SECKILL_KAFKA_BROKERS
+
+# kafka_port SERVICE [CONTROLLER]: the client (or controller) port of kafka,
+# kafka-2, ...
+kafka_port() {
+    _n=${1#kafka}; _n=${_n#-}; _n=$(( ${_n:-1} - 1 ))
+    if [ -n "${2:-}" ]; then
+        echo $((SECKILL_KAFKA_CONTROLLER_PORT + 2 * _n))
+    else
+        echo $((SECKILL_KAFKA_PORT + 2 * _n))
+    fi
+}
+
+# kafka_services: the pid-file names of the brokers, node 1 first
+kafka_services() {
+    echo kafka
+    _i=2
+    while [ "$_i" -le "$SECKILL_KAFKA_NODES" ]; do
+        echo "kafka-$_i"
+        _i=$((_i + 1))
+    done
+}
 
 # The stack's passwords, made once by make_secrets (below) into
 # $SECKILL_RUN/secrets, mode 0600: Redis's requirepass, MariaDB's root and
@@ -208,7 +245,7 @@ render_conf() {
     sed -e "s#127\.0\.0\.1:8080#127.0.0.1:$SECKILL_HTTP_PORT#g" \
         -e "s#127\.0\.0\.1:3306#127.0.0.1:$SECKILL_MYSQL_PORT#g" \
         -e "s#127\.0\.0\.1:6379#127.0.0.1:$SECKILL_REDIS_PORT#g" \
-        -e "s#127\.0\.0\.1:9092#127.0.0.1:$SECKILL_KAFKA_PORT#g" \
+        -e "s#127\.0\.0\.1:9092#$SECKILL_KAFKA_BROKERS#g" \
         -e "s#127\.0\.0\.1:9093#127.0.0.1:$SECKILL_KAFKA_CONTROLLER_PORT#g" \
         -e "s#^port 6379#port $SECKILL_REDIS_PORT#" \
         -e "s#^load_module .*;#load_module $SECKILL_MODULE;#" \

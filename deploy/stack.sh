@@ -5,7 +5,7 @@
 set -eu
 . "$(dirname "$0")/lib.sh"
 
-services="redis mariadb kafka consumer nginx"
+services="redis mariadb $(kafka_services | tr '\n' ' ')consumer nginx"
 d=$SECKILL_TOP/deploy
 cli="$SECKILL_BIN/seckill -c $SECKILL_RUN/conf/consumer.conf"
 
@@ -24,8 +24,8 @@ health() {
             echo "NO ANSWER to ping in 2 s"
         fi
         ;;
-    kafka)
-        port_open "$SECKILL_KAFKA_PORT" && echo "ok (listening)" || echo "NOT LISTENING"
+    kafka*)
+        port_open "$(kafka_port "$1")" && echo "ok (listening)" || echo "NOT LISTENING"
         ;;
     consumer)
         # its stats file, rewritten every 5 s: age, lag, paused
@@ -94,7 +94,7 @@ status)
         case $s in
         redis)   port=$SECKILL_REDIS_PORT ;;
         mariadb) port=$SECKILL_MYSQL_PORT ;;
-        kafka)   port="$SECKILL_KAFKA_PORT,$SECKILL_KAFKA_CONTROLLER_PORT" ;;
+        kafka*)  port="$(kafka_port "$s"),$(kafka_port "$s" controller)" ;;
         nginx)   port=$SECKILL_HTTP_PORT ;;
         consumer) port=- ;;
         esac

@@ -134,7 +134,10 @@ int topics_create(const struct seckill_config *cfg, int timeout_ms,
     }
 
     for (int i = 0; i < TOPICS; i++) {
-        topics[i] = rd_kafka_NewTopic_new(out[i].name, out[i].partitions, 1, errstr, sizeof(errstr));
+        /* -1: the brokers' default.replication.factor, and their
+         * min.insync.replicas applies (deploy/: the broker count capped
+         * at 3, and 2 of 3 in sync), so one topology setting decides */
+        topics[i] = rd_kafka_NewTopic_new(out[i].name, out[i].partitions, -1, errstr, sizeof(errstr));
         if (topics[i] == NULL) {
             snprintf(err, errlen, "topic %s: %s", out[i].name, errstr);
             goto done;
