@@ -19,7 +19,7 @@
 #include "batch.h"
 #include "config.h"
 #include "source.h"
-#include "store.h"
+#include "stock.h"
 
 #define STATS_MAX_BUCKETS 16
 /* Courses whose seats the file shows at most (the first by id). */

@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "db.h"
-#include "store.h"
+#include "stock.h"
 
 struct check_result {
     size_t courses;

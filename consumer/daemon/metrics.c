@@ -1,5 +1,5 @@
 /* The daemon's metrics file (stats.h). */
-#include "stats.h"
+#include "metrics.h"
 
 #include <errno.h>
 #include <inttypes.h>

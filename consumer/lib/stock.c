@@ -1,5 +1,5 @@
 /* The admin commands' Redis side, over hiredis' synchronous API (store.h). */
-#include "store.h"
+#include "stock.h"
 
 #include <errno.h>
 #include <inttypes.h>

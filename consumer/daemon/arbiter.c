@@ -1,5 +1,5 @@
 /* Claim and confirm over a pipelined hiredis connection (status.h). */
-#include "status.h"
+#include "arbiter.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -10,7 +10,7 @@
 
 #include "batch.h"
 #include "config.h"
-#include "store.h"
+#include "stock.h"
 
 struct status {
     const struct seckill_config *cfg;

@@ -2,7 +2,7 @@
  * The expected signatures come from another implementation:
  *   python3 -c 'import hashlib, base64; print(base64.urlsafe_b64encode(
  *     hashlib.md5(b"1796119260/api/seckill/7/42 s3cret").digest()))' */
-#include "signurl.h"
+#include "secure_link.h"
 #include "unit.h"
 
 static void base64url_uses_the_url_alphabet_without_padding(void)

@@ -21,8 +21,8 @@
 #include "fill.h"
 #include "ids.h"
 #include "seckill_keys.h"
-#include "signurl.h"
-#include "store.h"
+#include "secure_link.h"
+#include "stock.h"
 #include "topics.h"
 
 #define EXIT_RUNTIME 1

@@ -2,7 +2,7 @@
 #include <stdio.h>
 
 #include "config.h"
-#include "sweep.h"
+#include "sweep_rules.h"
 #include "unit.h"
 
 static void cutoff_is_now_minus_the_age(void)

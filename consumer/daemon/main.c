@@ -41,8 +41,8 @@
 #include "log.h"
 #include "sink.h"
 #include "source.h"
-#include "stats.h"
-#include "status.h"
+#include "metrics.h"
+#include "arbiter.h"
 #include "sweeper.h"
 
 #define EXIT_RUNTIME 1

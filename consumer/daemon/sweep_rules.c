@@ -1,5 +1,5 @@
 /* The sweeper's rules (sweep.h). */
-#include "sweep.h"
+#include "sweep_rules.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -18,7 +18,7 @@
 
 #include "config.h"
 #include "db.h"
-#include "store.h"
+#include "stock.h"
 
 #define FILL_FIRST_COURSE 1001
 #define FILL_MAX_COURSES 100

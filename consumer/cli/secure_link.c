@@ -1,6 +1,6 @@
 /* Signed purchase URLs for nginx's secure_link (signurl.h). MD5 is
  * secure_link_md5's choice, not ours: it comes from OpenSSL's libcrypto. */
-#include "signurl.h"
+#include "secure_link.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -64,8 +64,8 @@
 #include <librdkafka/rdkafka.h>
 
 #include "config.h"
-#include "store.h"
-#include "sweep.h"
+#include "stock.h"
+#include "sweep_rules.h"
 
 struct sweeper {
     const struct seckill_config *cfg;
