@@ -7,12 +7,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keys.h"
+#include "stock.h"
+
 /* Orders read and status keys looked up per round trip. */
 #define PAGE 2000
 /* Per kind of status-key problem, this many are shown one by one; the
  * per-course counts tell the rest. */
 #define DETAIL_MAX 10
 #define GROUPS_MAX 100
+/* Keys Redis looks at per SCAN step. */
+#define SCAN_COUNT "1000"
 
 /* The kinds of status-key problems, counted per course. */
 enum kind {
@@ -34,9 +39,106 @@ struct tally {
     uint64_t n[KINDS];
 };
 
+/* A user's order status key seckill:{c<id>}:u:<uid>, as the check reads it. */
+struct user_status {
+    uint64_t course_id, user_id;
+    int exists;                 /* the key is there */
+    uint64_t order_id;          /* 0 when missing or not a number */
+    char status[16];            /* "" when missing */
+};
+
+/* Reads the status keys of us[i].course_id/user_id (pipelined HMGET). */
+static int user_statuses(struct redis *r, struct user_status *us, size_t n)
+{
+    size_t i;
+    int rc = 0;
+
+    for (i = 0; i < n; i++) {
+        char key[SECKILL_KEY_MAX];
+
+        key_user(key, us[i].course_id, us[i].user_id);
+        redisAppendCommand(r->rc, "HMGET %s order_id status", key);
+    }
+    /* Every reply is read, even after a bad one, to stay in step. */
+    for (i = 0; i < n; i++) {
+        redisReply *reply;
+
+        if (redisGetReply(r->rc, (void **)&reply) != REDIS_OK)
+            return redis_io_error(r, "HMGET user status");
+        if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
+            if (rc == 0)
+                snprintf(r->err, sizeof(r->err), "Redis at %s: HMGET of a user status key: %s",
+                         r->addr, reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+            rc = -1;
+        } else {
+            redisReply *oid = reply->element[0], *status = reply->element[1];
+            uint64_t id = 0;
+
+            us[i].exists = oid->type == REDIS_REPLY_STRING || status->type == REDIS_REPLY_STRING;
+            us[i].order_id = 0;
+            if (oid->type == REDIS_REPLY_STRING && strspn(oid->str, "0123456789") == oid->len
+                && oid->len > 0 && oid->len < 20) {
+                for (size_t k = 0; k < oid->len; k++)
+                    id = id * 10 + (uint64_t)(oid->str[k] - '0');
+                us[i].order_id = id;
+            }
+            snprintf(us[i].status, sizeof(us[i].status), "%s",
+                     status->type == REDIS_REPLY_STRING ? status->str : "");
+        }
+        freeReplyObject(reply);
+    }
+    return rc;
+}
+
+/* One step of a SCAN over every user status key: *out (malloc'd, *n of
+ * them) with their contents. cursor starts and ends as "0". */
+static int scan_users(struct redis *r, char cursor[32], struct user_status **out, size_t *n)
+{
+    redisReply *scan, *keys;
+    struct user_status *us;
+    size_t count = 0;
+
+    *out = NULL;
+    *n = 0;
+    scan = redis_command(r, "SCAN", "SCAN %s MATCH %s COUNT " SCAN_COUNT, cursor, SECKILL_KEY_ANY_USER);
+    if (scan == NULL)
+        return -1;
+    if (scan->type != REDIS_REPLY_ARRAY || scan->elements != 2
+        || scan->element[0]->len >= 32) {
+        snprintf(r->err, sizeof(r->err), "Redis at %s: SCAN: unexpected reply", r->addr);
+        freeReplyObject(scan);
+        return -1;
+    }
+    memcpy(cursor, scan->element[0]->str, scan->element[0]->len + 1);
+    keys = scan->element[1];
+    us = calloc(keys->elements ? keys->elements : 1, sizeof(*us));
+    if (us == NULL) {
+        snprintf(r->err, sizeof(r->err), "out of memory");
+        freeReplyObject(scan);
+        return -1;
+    }
+    for (size_t i = 0; i < keys->elements; i++) {
+        uint64_t course_id, user_id;
+
+        if (key_classify(keys->element[i]->str, keys->element[i]->len, &course_id, &user_id) != KEY_USER)
+            continue;
+        us[count].course_id = course_id;
+        us[count].user_id = user_id;
+        count++;
+    }
+    freeReplyObject(scan);
+    if (user_statuses(r, us, count) != 0) {
+        free(us);
+        return -1;
+    }
+    *out = us;
+    *n = count;
+    return 0;
+}
+
 struct checker {
     struct db *db;
-    struct store *st;
+    struct redis *redis;
     struct course_orders *courses;
     size_t ncourses;
     struct tally *tallies;      /* per course, same index */
@@ -103,9 +205,9 @@ static int db_failed(struct checker *c)
     return -1;
 }
 
-static int store_failed(struct checker *c)
+static int redis_failed(struct checker *c)
 {
-    snprintf(c->err, c->errlen, "%s", c->st->err);
+    snprintf(c->err, c->errlen, "%s", c->redis->err);
     return -1;
 }
 
@@ -120,8 +222,8 @@ static int check_counts(struct checker *c)
         if (orders > co->total)
             problem(c, "course %" PRIu64 ": oversold: %" PRIu64 " orders in MariaDB > %" PRIu32 " seats",
                     co->id, orders, co->total);
-        if (store_course_stock(c->st, co->id, &remaining, &pending) != 0)
-            return store_failed(c);
+        if (stock_of_course(c->redis, co->id, &remaining, &pending) != 0)
+            return redis_failed(c);
         c->res->pending += pending;
         if (remaining < 0) {
             problem(c, "course %" PRIu64 ": not on sale in Redis (no remaining); run `seckill load`", co->id);
@@ -176,8 +278,8 @@ static int check_rows(struct checker *c)
             us[i].course_id = rows[i].course_id;
             us[i].user_id = rows[i].user_id;
         }
-        if (store_user_statuses(c->st, us, n) != 0) {
-            store_failed(c);
+        if (user_statuses(c->redis, us, n) != 0) {
+            redis_failed(c);
             goto done;
         }
         for (size_t i = 0; i < n; i++) {
@@ -267,8 +369,8 @@ static int check_keys(struct checker *c)
         size_t n;
         int rc;
 
-        if (store_scan_users(c->st, cursor, &us, &n) != 0)
-            return store_failed(c);
+        if (scan_users(c->redis, cursor, &us, &n) != 0)
+            return redis_failed(c);
         rc = check_keys_step(c, us, n);
         free(us);
         if (rc != 0)
@@ -286,10 +388,10 @@ static void report_tallies(struct checker *c)
                         c->tallies[i].n[k], kind_text[k]);
 }
 
-int check_run(struct db *db, struct store *st, struct check_result *res,
+int check_run(struct db *db, struct redis *redis, struct check_result *res,
               char *err, size_t errlen)
 {
-    struct checker c = { .db = db, .st = st, .res = res, .err = err, .errlen = errlen };
+    struct checker c = { .db = db, .redis = redis, .res = res, .err = err, .errlen = errlen };
     int rc = -1;
 
     memset(res, 0, sizeof(*res));

@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "db.h"
-#include "stock.h"
+#include "redis.h"
 
 struct check_result {
     size_t courses;
@@ -25,7 +25,7 @@ struct check_result {
 
 /* Returns 0 with *res filled (res->problems == 0: all good), or -1 when
  * MariaDB or Redis failed (the reason in err). */
-int check_run(struct db *db, struct store *st, struct check_result *res,
+int check_run(struct db *db, struct redis *redis, struct check_result *res,
               char *err, size_t errlen);
 
 #endif

@@ -2,17 +2,17 @@
 #include "fill.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <librdkafka/rdkafka.h>
 
 #include "call.h"
 #include "catalog.h"
+#include "clock.h"
 #include "keys.h"
+#include "stock.h"
 #include "seckill_order_id.h"
 #include "seckill_scripts.h"
 
@@ -36,50 +36,24 @@ struct order {
     enum delivery delivery;
 };
 
+enum { RESERVE, RELEASE, SCRIPTS };
+
 struct filler {
     const struct seckill_config *cfg;
     struct db *db;
-    struct store *st;
+    struct redis *redis;
     rd_kafka_t *rk;
-    char reserve_sha[41], release_sha[41];
+    struct redis_script scripts[SCRIPTS];
     uint64_t gen, seq;      /* the order id generator block in use */
     char *err;
     size_t errlen;
 };
 
-static int fail(struct filler *f, const char *fmt, const char *why)
+/* The reason into the caller's err; returns -1. */
+static int fill_failed(struct filler *f, const char *fmt, const char *why)
 {
     snprintf(f->err, f->errlen, fmt, why);
     return -1;
-}
-
-static redisReply *redis(struct filler *f, const char *fmt, ...)
-{
-    va_list ap;
-    redisReply *r;
-
-    va_start(ap, fmt);
-    r = redisvCommand(f->st->rc, fmt, ap);
-    va_end(ap);
-    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-        snprintf(f->err, f->errlen, "Redis at %s: %s", f->st->addr,
-                 r ? r->str : f->st->rc->errstr);
-        if (r != NULL)
-            freeReplyObject(r);
-        return NULL;
-    }
-    return r;
-}
-
-static int load_script(struct filler *f, const char *script, char sha[41])
-{
-    redisReply *r = redis(f, "SCRIPT LOAD %s", script);
-
-    if (r == NULL)
-        return -1;
-    snprintf(sha, 41, "%s", r->str);
-    freeReplyObject(r);
-    return 0;
 }
 
 /* The bench courses get their seats in MariaDB, then in Redis. */
@@ -102,7 +76,7 @@ static int add_seats(struct filler *f, const struct fill_options *opt)
         c->ends_at = now + CATALOG_DEMO_WINDOW_MS;
     }
     if (db_add_seats(f->db, courses, opt->courses) != 0 || db_list_courses(f->db, &rows, &n) != 0)
-        return fail(f, "%s", f->db->err);
+        return fill_failed(f, "%s", f->db->err);
 
     for (unsigned i = 0; i < opt->courses; i++) {
         const struct course *c = &courses[i];
@@ -111,15 +85,19 @@ static int add_seats(struct filler *f, const struct fill_options *opt)
         int there;
 
         key_course(hash, c->id);
-        if ((r = redis(f, "EXISTS %s", hash)) == NULL)
+        if ((r = redis_command(f->redis, "EXISTS", "EXISTS %s", hash)) == NULL) {
+            fill_failed(f, "%s", f->redis->err);
             goto done;
+        }
         there = r->integer == 1;
         freeReplyObject(r);
         if (there) {
-            r = redis(f, "EVAL %s 1 %s %" PRIu32 " %" PRId64 " %" PRId64, SECKILL_SCRIPT_ADD_SEATS, hash,
-                      c->total, c->starts_at, c->ends_at);
-            if (r == NULL)
+            r = redis_command(f->redis, "adding seats", "EVAL %s 1 %s %" PRIu32 " %" PRId64 " %" PRId64,
+                              SECKILL_SCRIPT_ADD_SEATS, hash, c->total, c->starts_at, c->ends_at);
+            if (r == NULL) {
+                fill_failed(f, "%s", f->redis->err);
                 goto done;
+            }
             freeReplyObject(r);
             continue;
         }
@@ -131,14 +109,14 @@ static int add_seats(struct filler *f, const struct fill_options *opt)
 
             if (rows[k].course.id != c->id)
                 continue;
-            if (store_pending_snapshot(f->st, c->id, &snap) != 0) {
-                fail(f, "%s", f->st->err);
+            if (stock_pending_snapshot(f->redis, c->id, &snap) != 0) {
+                fill_failed(f, "%s", f->redis->err);
                 goto done;
             }
-            loaded = store_load_course(f->st, &rows[k].course, rows[k].orders, &snap, &got);
-            store_snapshot_free(&snap);
+            loaded = stock_load_course(f->redis, &rows[k].course, rows[k].orders, &snap, &got);
+            stock_snapshot_free(&snap);
             if (loaded != 0) {
-                fail(f, "%s", f->st->err);
+                fill_failed(f, "%s", f->redis->err);
                 goto done;
             }
         }
@@ -155,17 +133,18 @@ done:
 static int next_order_id(struct filler *f, uint64_t *id)
 {
     if (f->gen == 0 || f->seq == SECKILL_ORDER_SEQS) {
-        redisReply *r = redis(f, "INCR %s", SECKILL_KEY_ORDER_GEN);
+        redisReply *r = redis_command(f->redis, "INCR " SECKILL_KEY_ORDER_GEN, "INCR %s",
+                                      SECKILL_KEY_ORDER_GEN);
         long long gen;
 
         if (r == NULL)
-            return -1;
+            return fill_failed(f, "%s", f->redis->err);
         gen = r->integer;
         freeReplyObject(r);
         if (gen < 1 || (uint64_t)gen > SECKILL_ORDER_GEN_MAX) {
             snprintf(f->err, f->errlen, "Redis at %s: INCR " SECKILL_KEY_ORDER_GEN " answered %lld, not a "
                      "generator id from 1 to %" PRIu64 ": its order ids would not stay below 2^53",
-                     f->st->addr, gen, SECKILL_ORDER_GEN_MAX);
+                     f->redis->addr, gen, SECKILL_ORDER_GEN_MAX);
             return -1;
         }
         f->gen = (uint64_t)gen;
@@ -198,19 +177,19 @@ static int make_producer(struct filler *f)
 
     if (rd_kafka_conf_set(conf, "bootstrap.servers", f->cfg->kafka_brokers, why, sizeof(why)) != RD_KAFKA_CONF_OK) {
         rd_kafka_conf_destroy(conf);
-        return fail(f, "kafka_brokers: %s", why);
+        return fill_failed(f, "kafka_brokers: %s", why);
     }
     for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
         if (rd_kafka_conf_set(conf, settings[i][0], settings[i][1], why, sizeof(why)) != RD_KAFKA_CONF_OK) {
             rd_kafka_conf_destroy(conf);
-            return fail(f, "librdkafka: %s", why);
+            return fill_failed(f, "librdkafka: %s", why);
         }
     }
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     f->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof(why));
     if (f->rk == NULL) {
         rd_kafka_conf_destroy(conf);
-        return fail(f, "cannot create a Kafka producer: %s", why);
+        return fill_failed(f, "cannot create a Kafka producer: %s", why);
     }
     return 0;
 }
@@ -233,7 +212,7 @@ static int produce(struct filler *f, struct order *o)
         if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
             return 0;
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
-            return fail(f, "cannot produce: %s", rd_kafka_err2str(err));
+            return fill_failed(f, "cannot produce: %s", rd_kafka_err2str(err));
         rd_kafka_poll(f->rk, 100);
     }
 }
@@ -256,82 +235,63 @@ static size_t by_course(const struct order *o, size_t n, int (*want)(const struc
     return kept;
 }
 
-/* Queues one call of the script per run of at most CALL_ORDERS orders of
- * one course among the n grouped ones at by; now is reserve's clock, NULL
- * for release. *sent counts the calls queued, whose replies must be read
- * even when it returns -1 (hiredis out of memory). */
-static int send_calls(struct filler *f, const char *sha, const struct order *o,
-                      const struct course_order *by, size_t n, const int64_t *now, size_t *sent)
-{
-    struct call call;
-    size_t len;
-
-    *sent = 0;
-    for (size_t at = 0; at < n; at += len, (*sent)++) {
-        len = course_run(by + at, n - at, CALL_ORDERS);
-        call_begin(&call, sha, by[at].course_id);
-        for (size_t k = at; k < at + len; k++)
-            call_add(&call, o[by[k].entry].user_id, o[by[k].entry].order_id);
-        if (now != NULL)
-            call_end_at(&call, *now);
-        else
-            call_end(&call);
-        if (redisAppendCommandArgv(f->st->rc, call.argc, call.argv, NULL) != REDIS_OK)
-            return fail(f, "Redis at %s: out of memory queueing a script", f->st->addr);
-    }
-    return 0;
-}
-
-/* Applied to each order's verdict. */
-typedef void verdict_fn(struct filler *f, struct order *o, const redisReply *v, void *arg);
-
-/* Reads the replies to the sent calls that send_calls() queued and hands
- * each order its verdict: its element of the reply, or the whole reply when that
- * is no array of one verdict per order (an error). Returns 0, or -1 when
- * the connection failed. */
-static int read_calls(struct filler *f, struct order *o, const struct course_order *by, size_t n,
-                      size_t sent, verdict_fn *fn, void *arg)
-{
-    size_t len;
-
-    for (size_t at = 0; sent > 0; at += len, sent--) {
-        redisReply *r;
-
-        len = course_run(by + at, n - at, CALL_ORDERS);
-        if (redisGetReply(f->st->rc, (void **)&r) != REDIS_OK)
-            return fail(f, "Redis: %s", f->st->rc->errstr);
-        for (size_t k = 0; k < len; k++) {
-            const redisReply *v = r->type == REDIS_REPLY_ARRAY && r->elements == len ? r->element[k] : r;
-
-            fn(f, &o[by[at + k].entry], v, arg);
-        }
-        freeReplyObject(r);
-    }
-    return 0;
-}
-
-struct reserving {
-    uint64_t *refused;      /* the reserve script's other answers */
-    int rc;                 /* -1 once producing failed */
+/* A chunk of orders, as redis_run_calls() hands it back. */
+struct chunk {
+    struct filler *f;
+    struct order *o;
+    /* One order's verdict: its element of the call's reply, or the whole
+     * reply when that is no array of one verdict per order (an error). */
+    void (*answer)(struct chunk *ch, struct order *o, const redisReply *v);
+    uint64_t *count;        /* reserve: refused; release: released */
+    int rc;                 /* reserve: -1 once producing failed */
 };
 
-/* "ok": produce the order; else it is refused, and the first refusal says why. */
-static void reserve_answer(struct filler *f, struct order *o, const redisReply *v, void *arg)
+static void order_of(void *arg, size_t entry, uint64_t *user_id, uint64_t *order_id)
 {
-    struct reserving *res = arg;
+    const struct chunk *ch = arg;
 
+    *user_id = ch->o[entry].user_id;
+    *order_id = ch->o[entry].order_id;
+}
+
+static int answer_orders(void *arg, struct redis *r, const struct course_order *run, size_t len,
+                         const redisReply *reply)
+{
+    struct chunk *ch = arg;
+
+    (void)r;
+    for (size_t k = 0; k < len; k++)
+        ch->answer(ch, &ch->o[run[k].entry],
+                   reply->type == REDIS_REPLY_ARRAY && reply->elements == len ? reply->element[k] : reply);
+    return 0;
+}
+
+/* redis_run_calls()' failure into the caller's err. */
+static int calls_failed(struct filler *f, int rc)
+{
+    if (rc > 0)
+        snprintf(f->err, f->errlen, "Redis at %s: NOSCRIPT: the scripts were flushed while filling",
+                 f->redis->addr);
+    else
+        snprintf(f->err, f->errlen, "%s", f->redis->err);
+    return -1;
+}
+
+/* "ok": produce the order; else it is refused, and the first refusal says why. */
+static void reserve_answer(struct chunk *ch, struct order *o, const redisReply *v)
+{
     if (v->type == REDIS_REPLY_ARRAY && v->elements == 2 && v->element[0]->type == REDIS_REPLY_STRING
         && strcmp(v->element[0]->str, "ok") == 0) {
-        if (res->rc == 0 && produce(f, o) != 0)
-            res->rc = -1;
+        if (ch->rc == 0 && produce(ch->f, o) != 0)
+            ch->rc = -1;
         return;
     }
     o->delivery = REFUSED;
-    if (*res->refused == 0)
+    if (*ch->count == 0)
         fprintf(stderr, "seckill: fill: order %" PRIu64 " not reserved: %s\n", o->order_id,
                 v->type == REDIS_REPLY_ARRAY && v->elements > 0 ? v->element[0]->str
                 : v->type == REDIS_REPLY_ERROR ? v->str : "unexpected reply");
-    (*res->refused)++;
+    (*ch->count)++;
 }
 
 /* Reserves a chunk of orders (pipelined, grouped by course), produces the
@@ -339,21 +299,23 @@ static void reserve_answer(struct filler *f, struct order *o, const redisReply *
 static int reserve_chunk(struct filler *f, struct order *o, size_t n, uint64_t *refused)
 {
     struct course_order by[CHUNK];
-    struct reserving res = { refused, 0 };
+    struct chunk ch = { f, o, reserve_answer, refused, 0 };
     int64_t now = now_ms();
-    size_t sent;
-    int queued;
+    const struct redis_calls calls = {
+        &f->scripts[RESERVE], CALL_ORDERS, &now, order_of, answer_orders, &ch
+    };
+    int rc;
 
     /* The reserve script's clock for the whole chunk: the events say when
      * their orders were reserved, as the module's do. */
     for (size_t i = 0; i < n; i++)
         o[i].ts = now;
     by_course(o, n, NULL, by);
-    queued = send_calls(f, f->reserve_sha, o, by, n, &now, &sent);
-    if (read_calls(f, o, by, n, sent, reserve_answer, &res) != 0)
-        return -1;
+    rc = redis_run_calls(f->redis, &calls, by, n);
     rd_kafka_poll(f->rk, 0);
-    return queued == 0 && res.rc == 0 ? 0 : -1;
+    if (rc != 0)
+        return calls_failed(f, rc);
+    return ch.rc;
 }
 
 static int not_delivered(const struct order *o)
@@ -363,15 +325,13 @@ static int not_delivered(const struct order *o)
 
 /* "released" counts; "confirmed" (the consumer claimed it: it will be
  * persisted) and "gone" (not reserved, or released already) do not. */
-static void release_answer(struct filler *f, struct order *o, const redisReply *v, void *arg)
+static void release_answer(struct chunk *ch, struct order *o, const redisReply *v)
 {
-    uint64_t *count = arg;
-
     (void)o;
     if (v->type == REDIS_REPLY_STRING && strcmp(v->str, "released") == 0)
-        (*count)++;
+        (*ch->count)++;
     else if (v->type == REDIS_REPLY_ERROR)
-        snprintf(f->err, f->errlen, "Redis at %s: %s", f->st->addr, v->str);
+        snprintf(ch->f->err, ch->f->errlen, "Redis at %s: %s", ch->f->redis->addr, v->str);
 }
 
 /* A reservation whose event did not reach Kafka goes back on sale. */
@@ -382,41 +342,44 @@ static uint64_t release_failed(struct filler *f, struct order *o, size_t n)
 
     for (size_t i = 0; i < n; i += CHUNK) {
         size_t len = n - i < CHUNK ? n - i : CHUNK;
-        size_t m = by_course(o + i, len, not_delivered, by), sent;
-        int queued = send_calls(f, f->release_sha, o + i, by, m, NULL, &sent);
+        struct chunk ch = { f, o + i, release_answer, &count, 0 };
+        const struct redis_calls calls = {
+            &f->scripts[RELEASE], CALL_ORDERS, NULL, order_of, answer_orders, &ch
+        };
+        size_t m = by_course(o + i, len, not_delivered, by);
+        int rc = redis_run_calls(f->redis, &calls, by, m);
 
-        if (read_calls(f, o + i, by, m, sent, release_answer, &count) != 0 || queued != 0)
+        if (rc != 0) {
+            calls_failed(f, rc);
             break;
+        }
     }
     return count;
 }
 
-static double since(const struct timespec *t0)
-{
-    struct timespec t1;
-
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
-int fill_run(const struct seckill_config *cfg, struct db *db, struct store *st,
+int fill_run(const struct seckill_config *cfg, struct db *db, struct redis *redis,
              const struct fill_options *opt, char *err, size_t errlen)
 {
-    struct filler f = { .cfg = cfg, .db = db, .st = st, .err = err, .errlen = errlen };
+    struct filler f = {
+        .cfg = cfg, .db = db, .redis = redis, .err = err, .errlen = errlen,
+        .scripts = { [RESERVE] = { SECKILL_SCRIPT_RESERVE, "" }, [RELEASE] = { SECKILL_SCRIPT_RELEASE, "" } },
+    };
     struct order *orders = calloc(opt->orders, sizeof(*orders));
     uint64_t refused = 0, delivered = 0, released;
-    struct timespec t0;
+    int64_t t0;
     double secs;
     int rc = -1;
 
     err[0] = '\0';
     if (orders == NULL)
-        return fail(&f, "%s", "out of memory");
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (add_seats(&f, opt) != 0 || make_producer(&f) != 0
-        || load_script(&f, SECKILL_SCRIPT_RESERVE, f.reserve_sha) != 0
-        || load_script(&f, SECKILL_SCRIPT_RELEASE, f.release_sha) != 0)
+        return fill_failed(&f, "%s", "out of memory");
+    t0 = mono_us();
+    if (add_seats(&f, opt) != 0 || make_producer(&f) != 0)
         goto done;
+    if (redis_load_scripts(redis, f.scripts, SCRIPTS) != 0) {
+        fill_failed(&f, "%s", redis->err);
+        goto done;
+    }
 
     for (uint64_t i = 0; i < opt->orders; i++) {
         struct order *o = &orders[i];
@@ -440,7 +403,7 @@ int fill_run(const struct seckill_config *cfg, struct db *db, struct store *st,
     for (uint64_t i = 0; i < opt->orders; i++)
         delivered += orders[i].delivery == ACKED;
     released = release_failed(&f, orders, opt->orders);
-    secs = since(&t0);
+    secs = (double)(mono_us() - t0) / 1e6;
     printf("fill: %" PRIu64 " order(s) reserved in Redis and produced to %s in %.2f s (%.0f/s), "
            "courses %d..%u\n", delivered, cfg->topic, secs, secs > 0 ? (double)delivered / secs : 0.0,
            FILL_FIRST_COURSE, FILL_FIRST_COURSE + opt->courses - 1);

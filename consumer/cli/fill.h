@@ -18,7 +18,7 @@
 
 #include "config.h"
 #include "db.h"
-#include "stock.h"
+#include "redis.h"
 
 #define FILL_FIRST_COURSE 1001
 #define FILL_MAX_COURSES 100
@@ -30,7 +30,7 @@ struct fill_options {
 };
 
 /* Prints what it did. Returns 0, or -1 with the reason in err. */
-int fill_run(const struct seckill_config *cfg, struct db *db, struct store *st,
+int fill_run(const struct seckill_config *cfg, struct db *db, struct redis *redis,
              const struct fill_options *opt, char *err, size_t errlen);
 
 #endif

@@ -15,6 +15,7 @@
 
 #include "catalog.h"
 #include "check.h"
+#include "clock.h"
 #include "config.h"
 #include "course.h"
 #include "db.h"
@@ -68,7 +69,7 @@ struct session {
     const char *help;
     struct seckill_config cfg;
     struct db db;
-    struct store store;
+    struct redis redis;
     int argc;                   /* the command's own arguments */
     char **argv;
 };
@@ -94,10 +95,10 @@ static int open_db(struct session *s, enum db_open_flags flags)
     return 0;
 }
 
-static int open_store(struct session *s)
+static int open_redis(struct session *s)
 {
-    if (store_open(&s->store, &s->cfg) != 0) {
-        fail_with(s->store.err);
+    if (redis_open(&s->redis, &s->cfg) != 0) {
+        fail_with(s->redis.err);
         return -1;
     }
     return 0;
@@ -114,20 +115,20 @@ static int load_course(struct session *s, const struct course *c, struct load_re
     if (c->id == 0 || c->id > SECKILL_ID_MAX)
         fprintf(stderr, "seckill: warning: course id %" PRIu64 " is outside 1..2^53-1; "
                 "the purchase API cannot name it\n", c->id);
-    /* In this order: snapshot, count, script (store.h says why). */
-    if (store_pending_snapshot(&s->store, c->id, &snap) != 0) {
-        fail_with(s->store.err);
+    /* In this order: snapshot, count, script (stock.h says why). */
+    if (stock_pending_snapshot(&s->redis, c->id, &snap) != 0) {
+        fail_with(s->redis.err);
         return -1;
     }
     if (db_count_orders(&s->db, c->id, orders) != 0) {
-        store_snapshot_free(&snap);
+        stock_snapshot_free(&snap);
         fail_with(s->db.err);
         return -1;
     }
-    loaded = store_load_course(&s->store, c, *orders, &snap, got);
-    store_snapshot_free(&snap);
+    loaded = stock_load_course(&s->redis, c, *orders, &snap, got);
+    stock_snapshot_free(&snap);
     if (loaded != 0) {
-        fail_with(s->store.err);
+        fail_with(s->redis.err);
         return -1;
     }
     printf("load: course %" PRIu64 ": total %" PRIu32 " - orders %" PRIu64 " - pending %" PRIu64,
@@ -165,13 +166,13 @@ static int load_stock(struct session *s)
         seats += got.remaining;
     }
     /* rows come ORDER BY id: ids is sorted for the lookup. */
-    if (store_unlist_others(&s->store, ids, n, &removed) != 0) {
-        fail_with(s->store.err);
+    if (stock_unlist_others(&s->redis, ids, n, &removed) != 0) {
+        fail_with(s->redis.err);
         goto done;
     }
     if (removed > 0)
         printf("load: took %" PRIu64 " course(s) no longer in MariaDB off sale\n", removed);
-    printf("load: %zu course(s), %" PRIu64 " seat(s) on sale in Redis at %s\n", n, seats, s->store.addr);
+    printf("load: %zu course(s), %" PRIu64 " seat(s) on sale in Redis at %s\n", n, seats, s->redis.addr);
     rc = 0;
 
 done:
@@ -187,7 +188,7 @@ static int cmd_init(struct session *s)
     uint64_t courses;
     int created;
 
-    if (open_db(s, DB_CREATE_DATABASE) != 0 || open_store(s) != 0)
+    if (open_db(s, DB_CREATE_DATABASE) != 0 || open_redis(s) != 0)
         return EXIT_RUNTIME;
     if (s->db.created_database)
         printf("init: created database %s\n", s->cfg.mysql_database);
@@ -246,7 +247,7 @@ static int cmd_init(struct session *s)
 
 static int cmd_load(struct session *s)
 {
-    if (open_db(s, DB_EXISTING) != 0 || open_store(s) != 0)
+    if (open_db(s, DB_EXISTING) != 0 || open_redis(s) != 0)
         return EXIT_RUNTIME;
     return load_stock(s) == 0 ? 0 : EXIT_RUNTIME;
 }
@@ -256,22 +257,22 @@ static int cmd_reset(struct session *s)
     struct wipe_counts wiped;
     uint64_t deleted;
 
-    if (open_db(s, DB_EXISTING) != 0 || open_store(s) != 0)
+    if (open_db(s, DB_EXISTING) != 0 || open_redis(s) != 0)
         return EXIT_RUNTIME;
     if (db_delete_orders(&s->db, &deleted) != 0) {
         fail_with(s->db.err);
         return EXIT_RUNTIME;
     }
     printf("reset: deleted %" PRIu64 " order(s) in MariaDB at %s\n", deleted, s->db.addr);
-    if (store_wipe_courses(&s->store, &wiped) != 0) {
-        fail_with(s->store.err);
+    if (stock_wipe_courses(&s->redis, &wiped) != 0) {
+        fail_with(s->redis.err);
         return EXIT_RUNTIME;
     }
     printf("reset: deleted %" PRIu64 " course hash(es), %" PRIu64 " pending set(s), %" PRIu64
            " user order key(s)", wiped.hashes, wiped.pending_sets, wiped.user_keys);
     if (wiped.other_keys > 0)
         printf(", %" PRIu64 " other per-course key(s)", wiped.other_keys);
-    printf(" in Redis at %s\n", s->store.addr);
+    printf(" in Redis at %s\n", s->redis.addr);
     return load_stock(s) == 0 ? 0 : EXIT_RUNTIME;
 }
 
@@ -295,8 +296,8 @@ static int print_stats(struct session *s)
         uint64_t pend;
         char left_text[24];
 
-        if (store_course_stock(&s->store, c->id, &left, &pend) != 0) {
-            fail_with(s->store.err);
+        if (stock_of_course(&s->redis, c->id, &left, &pend) != 0) {
+            fail_with(s->redis.err);
             free(rows);
             return -1;
         }
@@ -339,10 +340,10 @@ static int watch_stats(struct session *s)
         printf("seckill stats, %s (every second; Ctrl-C to stop)\n", when);
         fflush(stdout);
         if ((s->db.conn == NULL && open_db(s, DB_EXISTING) != 0)
-            || (s->store.rc == NULL && open_store(s) != 0)
+            || (s->redis.rc == NULL && open_redis(s) != 0)
             || print_stats(s) != 0) {
             db_close(&s->db);
-            store_close(&s->store);
+            redis_close(&s->redis);
         }
         /* a reader gone (`| head`) ends the watch */
         if (fflush(stdout) == EOF || ferror(stdout))
@@ -359,7 +360,7 @@ static int cmd_stats(struct session *s)
         fprintf(stderr, "seckill: stats: unexpected argument '%s'\n%s", s->argv[0], s->help);
         return EXIT_USAGE;
     }
-    if (open_db(s, DB_EXISTING) != 0 || open_store(s) != 0)
+    if (open_db(s, DB_EXISTING) != 0 || open_redis(s) != 0)
         return EXIT_RUNTIME;
     return print_stats(s) == 0 ? 0 : EXIT_RUNTIME;
 }
@@ -369,9 +370,9 @@ static int cmd_check(struct session *s)
     struct check_result res;
     char err[4096];
 
-    if (open_db(s, DB_EXISTING) != 0 || open_store(s) != 0)
+    if (open_db(s, DB_EXISTING) != 0 || open_redis(s) != 0)
         return EXIT_RUNTIME;
-    if (check_run(&s->db, &s->store, &res, err, sizeof(err)) != 0) {
+    if (check_run(&s->db, &s->redis, &res, err, sizeof(err)) != 0) {
         fail_with(err);
         return EXIT_RUNTIME;
     }
@@ -428,9 +429,9 @@ static int cmd_fill(struct session *s)
         fprintf(stderr, "seckill: fill: how many orders? usage: seckill fill N [--courses K]\n");
         return EXIT_USAGE;
     }
-    if (open_db(s, DB_EXISTING) != 0 || open_store(s) != 0)
+    if (open_db(s, DB_EXISTING) != 0 || open_redis(s) != 0)
         return EXIT_RUNTIME;
-    if (fill_run(&s->cfg, &s->db, &s->store, &opt, err, sizeof(err)) != 0) {
+    if (fill_run(&s->cfg, &s->db, &s->redis, &opt, err, sizeof(err)) != 0) {
         fail_with(err);
         return EXIT_RUNTIME;
     }
@@ -627,7 +628,7 @@ static int cmd_course_add(struct session *s)
     if (arg_window(s, c.starts_at, c.ends_at) != 0)
         return EXIT_USAGE;
 
-    if (open_db(s, DB_EXISTING) != 0 || open_store(s) != 0)
+    if (open_db(s, DB_EXISTING) != 0 || open_redis(s) != 0)
         return EXIT_RUNTIME;
     if (db_get_course(&s->db, c.id, &there, &exists) != 0) {
         fail_with(s->db.err);
@@ -648,12 +649,12 @@ static int cmd_course_add(struct session *s)
 
     /* Keys of the id left in Redis belong to no course of MariaDB: the
      * buyers of an earlier course must not count against this one. */
-    if (store_remove_course(&s->store, c.id, &leftovers) != 0) {
-        fail_with(s->store.err);
+    if (stock_remove_course(&s->redis, c.id, &leftovers) != 0) {
+        fail_with(s->redis.err);
         return EXIT_RUNTIME;
     }
     if (leftovers.hashes + leftovers.pending_sets + leftovers.user_keys + leftovers.other_keys > 0)
-        print_wiped("course add: leftovers of an earlier course", &leftovers, s->store.addr);
+        print_wiped("course add: leftovers of an earlier course", &leftovers, s->redis.addr);
     return load_course(s, &c, &got, &orders) == 0 ? 0 : EXIT_RUNTIME;
 }
 
@@ -700,14 +701,14 @@ static int cmd_course_remove(struct session *s)
     if (!have_id)
         return usage(s, "which course? want ID");
 
-    if (open_db(s, DB_EXISTING) != 0 || open_store(s) != 0)
+    if (open_db(s, DB_EXISTING) != 0 || open_redis(s) != 0)
         return EXIT_RUNTIME;
     if (db_get_course(&s->db, id, &row, &found) != 0) {
         fail_with(s->db.err);
         return EXIT_RUNTIME;
     }
-    if (store_course_stock(&s->store, id, &remaining, &pending) != 0) {
-        fail_with(s->store.err);
+    if (stock_of_course(&s->redis, id, &remaining, &pending) != 0) {
+        fail_with(s->redis.err);
         return EXIT_RUNTIME;
     }
     if (found && !force && (row.orders > 0 || pending > 0)) {
@@ -724,21 +725,21 @@ static int cmd_course_remove(struct session *s)
     /* Off sale in Redis first: no purchase takes a seat of a course that is
      * going, and a reservation in flight finds its key gone and is dropped
      * by the consumer instead of becoming an order without a course. */
-    if (store_remove_course(&s->store, id, &wiped) != 0) {
-        fail_with(s->store.err);
+    if (stock_remove_course(&s->redis, id, &wiped) != 0) {
+        fail_with(s->redis.err);
         return EXIT_RUNTIME;
     }
     if (!found) {
         if (wiped.hashes + wiped.pending_sets + wiped.user_keys + wiped.other_keys + (uint64_t)wiped.unlisted == 0) {
             fprintf(stderr, "seckill: course remove: no course %" PRIu64 " in MariaDB at %s nor in Redis at %s\n",
-                    id, s->db.addr, s->store.addr);
+                    id, s->db.addr, s->redis.addr);
             return EXIT_RUNTIME;
         }
         printf("course remove: course %" PRIu64 " is not in MariaDB; took what Redis had of it off sale\n", id);
-        print_wiped("course remove", &wiped, s->store.addr);
+        print_wiped("course remove", &wiped, s->redis.addr);
         return 0;
     }
-    print_wiped("course remove", &wiped, s->store.addr);
+    print_wiped("course remove", &wiped, s->redis.addr);
     if (db_delete_course(&s->db, id, force, &deleted_orders, &deleted) != 0) {
         fail_with(s->db.err);
         fprintf(stderr, "seckill: course remove: course %" PRIu64 " is off sale in Redis but still in MariaDB: "
@@ -772,7 +773,7 @@ static int cmd_course_set_window(struct session *s)
         || arg_time(s, "END", s->argv[2], now, &ends_at) != 0 || arg_window(s, starts_at, ends_at) != 0)
         return EXIT_USAGE;
 
-    if (open_db(s, DB_EXISTING) != 0 || open_store(s) != 0)
+    if (open_db(s, DB_EXISTING) != 0 || open_redis(s) != 0)
         return EXIT_RUNTIME;
     if (get_course(s, id, &row) != 0)
         return EXIT_RUNTIME;
@@ -783,13 +784,13 @@ static int cmd_course_set_window(struct session *s)
     row.course.starts_at = starts_at;
     row.course.ends_at = ends_at;
     print_window("course set-window", &row.course, now);
-    if (store_set_window(&s->store, id, starts_at, ends_at, &loaded) != 0) {
-        fail_with(s->store.err);
+    if (stock_set_window(&s->redis, id, starts_at, ends_at, &loaded) != 0) {
+        fail_with(s->redis.err);
         return EXIT_RUNTIME;
     }
     if (loaded) {
         printf("course set-window: course %" PRIu64 ": window set in MariaDB at %s and Redis at %s\n",
-               id, s->db.addr, s->store.addr);
+               id, s->db.addr, s->redis.addr);
         return 0;
     }
     printf("course set-window: course %" PRIu64 " was not on sale in Redis: loading it\n", id);
@@ -808,7 +809,7 @@ static int cmd_course_set_stock(struct session *s)
     if (arg_course_id(s, s->argv[0], &id) != 0 || arg_seats(s, s->argv[1], &total) != 0)
         return EXIT_USAGE;
 
-    if (open_db(s, DB_EXISTING) != 0 || open_store(s) != 0)
+    if (open_db(s, DB_EXISTING) != 0 || open_redis(s) != 0)
         return EXIT_RUNTIME;
     if (get_course(s, id, &row) != 0)
         return EXIT_RUNTIME;
@@ -1078,7 +1079,7 @@ int main(int argc, char **argv)
     }
     rc = cmd->run(&s);
     db_close(&s.db);
-    store_close(&s.store);
+    redis_close(&s.redis);
     mysql_library_end();
     return rc;
 }

@@ -3,9 +3,10 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include <librdkafka/rdkafka.h>
+
+#include "clock.h"
 
 /* What the client saw going wrong while we waited: the reason to print when
  * the request times out ("Connection refused" says more than "Timed out"). */
@@ -27,14 +28,6 @@ static void on_error(rd_kafka_t *rk, int code, const char *reason, void *opaque)
 static void no_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     (void)rk, (void)level, (void)fac, (void)buf;
-}
-
-static long long clock_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Partition counts of the topics that were already there. */
@@ -106,7 +99,7 @@ int topics_create(const struct seckill_config *cfg, int timeout_ms,
     rd_kafka_event_t *ev = NULL;
     rd_kafka_t *rk;
     char errstr[512];
-    long long deadline;
+    int64_t deadline;
     int rc = -1;
 
     memset(out, 0, TOPICS * sizeof(*out));
@@ -151,10 +144,10 @@ int topics_create(const struct seckill_config *cfg, int timeout_ms,
     queue = rd_kafka_queue_new(rk);
     rd_kafka_CreateTopics(rk, topics, TOPICS, options, queue);
 
-    deadline = clock_ms() + timeout_ms + 2000;
+    deadline = mono_ms() + timeout_ms + 2000;
     while ((ev = rd_kafka_queue_poll(queue, 100)) == NULL) {
         rd_kafka_poll(rk, 0);           /* serves on_error */
-        if (clock_ms() > deadline) {
+        if (mono_ms() > deadline) {
             snprintf(err, errlen, "Kafka at %s did not answer CreateTopics within %d ms%s%s%s — is it running? try `make status`",
                      cfg->kafka_brokers, timeout_ms,
                      trouble.last[0] ? " (" : "", trouble.last, trouble.last[0] ? ")" : "");

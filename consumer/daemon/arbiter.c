@@ -1,4 +1,5 @@
-/* Claim and confirm over a pipelined hiredis connection (status.h). */
+/* Claim and confirm, pipelined over the arbiter's own connection
+ * (arbiter.h). */
 #include "arbiter.h"
 
 #include <inttypes.h>
@@ -9,73 +10,19 @@
 #include "call.h"
 #include "seckill_scripts.h"
 
-static const char claim_script[] = SECKILL_SCRIPT_CLAIM;
-static const char confirm_script[] = SECKILL_SCRIPT_CONFIRM;
+enum { CLAIM, CONFIRM, SCRIPTS };
 
-void status_init(struct status *s, const struct seckill_config *cfg)
+void arbiter_init(struct arbiter *a, const struct seckill_config *cfg)
 {
-    memset(s, 0, sizeof(*s));
-    s->cfg = cfg;
+    memset(a, 0, sizeof(*a));
+    a->cfg = cfg;
+    a->scripts[CLAIM].body = SECKILL_SCRIPT_CLAIM;
+    a->scripts[CONFIRM].body = SECKILL_SCRIPT_CONFIRM;
 }
 
-void status_close(struct status *s)
+void arbiter_close(struct arbiter *a)
 {
-    store_close(&s->store);
-}
-
-static int load_script(struct status *s, const char *script, char sha[41])
-{
-    redisReply *r = redisCommand(s->store.rc, "SCRIPT LOAD %s", script);
-
-    if (r == NULL || r->type != REDIS_REPLY_STRING || r->len != 40) {
-        snprintf(s->err, sizeof(s->err), "Redis at %s: SCRIPT LOAD: %s", s->store.addr,
-                 r == NULL ? s->store.rc->errstr : r->type == REDIS_REPLY_ERROR ? r->str
-                                                                                : "unexpected reply");
-        if (r != NULL)
-            freeReplyObject(r);
-        status_close(s);
-        return -1;
-    }
-    memcpy(sha, r->str, 41);
-    freeReplyObject(r);
-    return 0;
-}
-
-static int load_scripts(struct status *s)
-{
-    return load_script(s, claim_script, s->claim_sha) == 0
-        && load_script(s, confirm_script, s->confirm_sha) == 0 ? 0 : -1;
-}
-
-static int connected(struct status *s)
-{
-    if (s->store.rc != NULL && s->store.rc->err == 0)
-        return 0;
-    status_close(s);
-    if (store_open(&s->store, s->cfg) != 0) {
-        snprintf(s->err, sizeof(s->err), "%s", s->store.err);
-        return -1;
-    }
-    return load_scripts(s);
-}
-
-static int append_call(struct status *s, struct call *c, const char *sha,
-                       const struct batch *b, const struct course_order *o,
-                       size_t n)
-{
-    call_begin(c, sha, o[0].course_id);
-    for (size_t i = 0; i < n; i++) {
-        const struct order_event *ev = &b->entries[o[i].entry].ev;
-
-        call_add(c, ev->user_id, ev->order_id);
-    }
-    call_end(c);
-    if (redisAppendCommandArgv(s->store.rc, c->argc, c->argv, NULL) != REDIS_OK) {
-        snprintf(s->err, sizeof(s->err), "Redis at %s: out of memory queueing a script", s->store.addr);
-        status_close(s);
-        return -1;
-    }
-    return 0;
+    redis_close(&a->redis);
 }
 
 /* What a reply says, for a message. */
@@ -93,110 +40,87 @@ static const char *describe(char *buf, size_t size, const redisReply *r)
 }
 
 /* Applied to each order's verdict. */
-typedef int answer_fn(struct status *s, struct batch_entry *e,
-                      const redisReply *r, void *arg);
+typedef int answer_fn(struct redis *r, struct batch_entry *e, const redisReply *v, void *arg);
 
 struct script {
     const char *name;           /* for messages */
+    int index;                  /* in a->scripts */
     enum batch_select orders;   /* which orders it takes */
     answer_fn *answer;
 };
 
-/* One verdict per order of the call, in order. */
-static int answer_call(struct status *s, const struct script *sc,
-                       struct batch *b, const struct course_order *o, size_t n,
-                       const redisReply *r, void *arg)
+/* A script's run over a batch, as redis_run_calls() hands it back. */
+struct run {
+    const struct script *sc;
+    struct batch *b;
+    void *arg;                  /* the answer's */
+};
+
+static void order_of(void *arg, size_t entry, uint64_t *user_id, uint64_t *order_id)
 {
+    const struct run *run = arg;
+    const struct order_event *ev = &run->b->entries[entry].ev;
+
+    *user_id = ev->user_id;
+    *order_id = ev->order_id;
+}
+
+/* One verdict per order of the call, in order. */
+static int answer_call(void *arg, struct redis *r, const struct course_order *o, size_t n,
+                       const redisReply *reply)
+{
+    const struct run *run = arg;
     char what[256];
 
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != n) {
-        snprintf(s->err, sizeof(s->err), "Redis at %s: %s script for %zu orders of course %"
-                 PRIu64 " answered %s", s->store.addr, sc->name, n, o[0].course_id,
-                 describe(what, sizeof(what), r));
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != n) {
+        snprintf(r->err, sizeof(r->err), "Redis at %s: %s script for %zu orders of course %"
+                 PRIu64 " answered %s", r->addr, run->sc->name, n, o[0].course_id,
+                 describe(what, sizeof(what), reply));
         return -1;
     }
     for (size_t i = 0; i < n; i++)
-        if (sc->answer(s, &b->entries[o[i].entry], r->element[i], arg) != 0)
+        if (run->sc->answer(r, &run->b->entries[o[i].entry], reply->element[i], run->arg) != 0)
             return -1;
     return 0;
 }
 
-/* Sends one EVALSHA per run of at most CALL_MAX_ORDERS orders of one course,
- * then reads the replies in order into answer_call(). Returns 0, 1 when the
- * server had lost the script (reload and run again), or -1. */
-static int pipeline(struct status *s, const struct script *sc, const char *sha,
-                    struct batch *b, const struct course_order *o, size_t n,
-                    void *arg)
-{
-    struct call call;
-    size_t sent = 0, len;
-    int noscript = 0, failed = 0;
-
-    for (size_t at = 0; at < n; at += len) {
-        len = course_run(o + at, n - at, CALL_MAX_ORDERS);
-        if (append_call(s, &call, sha, b, o + at, len) != 0)
-            return -1;
-        sent++;
-    }
-    /* Every reply is read, even after an error, to keep the connection in
-     * step with the commands. */
-    for (size_t at = 0; sent > 0; at += len, sent--) {
-        redisReply *r;
-
-        len = course_run(o + at, n - at, CALL_MAX_ORDERS);
-        if (redisGetReply(s->store.rc, (void **)&r) != REDIS_OK) {
-            snprintf(s->err, sizeof(s->err), "Redis at %s: %s", s->store.addr,
-                     s->store.rc->errstr[0] ? s->store.rc->errstr : "connection lost");
-            status_close(s);
-            return -1;
-        }
-        if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
-            noscript = 1;
-        } else if (!failed && !noscript && answer_call(s, sc, b, o + at, len, r, arg) != 0) {
-            failed = 1;
-        }
-        freeReplyObject(r);
-    }
-    if (failed)
-        return -1;
-    return noscript;
-}
-
-/* Runs the pipeline, reloading the scripts once if Redis lost them (a
- * restart without persistence of the script cache, SCRIPT FLUSH). */
-static int run_calls(struct status *s, const struct script *sc, const char *sha,
-                     struct batch *b, const struct course_order *o, size_t n,
-                     void *arg)
+/* Runs the calls, reloading the scripts once if Redis lost them (a restart
+ * without persistence of the script cache, SCRIPT FLUSH). */
+static int run_calls(struct arbiter *a, const struct redis_calls *calls,
+                     const struct course_order *o, size_t n)
 {
     for (int attempt = 0; attempt < 2; attempt++) {
         int rc;
 
-        if (connected(s) != 0)
+        if (redis_ready(&a->redis, a->cfg, REDIS_IO_TIMEOUT_S, a->scripts, SCRIPTS) != 0)
             return -1;
-        rc = pipeline(s, sc, sha, b, o, n, arg);
+        rc = redis_run_calls(&a->redis, calls, o, n);
         if (rc <= 0)
             return rc;
-        if (load_scripts(s) != 0)
+        if (redis_load_scripts(&a->redis, a->scripts, SCRIPTS) != 0)
             return -1;
     }
-    snprintf(s->err, sizeof(s->err), "Redis at %s: NOSCRIPT right after SCRIPT LOAD", s->store.addr);
+    snprintf(a->redis.err, sizeof(a->redis.err), "Redis at %s: NOSCRIPT right after SCRIPT LOAD",
+             a->redis.addr);
     return -1;
 }
 
-/* Runs the script on the orders it takes, grouped by course. sha is the
- * script's in s, which load_scripts() may rewrite. */
-static int run(struct status *s, const struct script *sc, const char *sha,
-               struct batch *b, void *arg)
+/* Runs the script on the orders it takes, grouped by course. */
+static int run(struct arbiter *a, const struct script *sc, struct batch *b, void *arg)
 {
+    struct run run = { sc, b, arg };
+    const struct redis_calls calls = {
+        &a->scripts[sc->index], CALL_MAX_ORDERS, NULL, order_of, answer_call, &run
+    };
     struct course_order *o;
     size_t n;
     int rc;
 
     if (batch_by_course(b, sc->orders, &o, &n) != 0) {
-        snprintf(s->err, sizeof(s->err), "out of memory grouping a batch of %zu", b->n);
+        snprintf(a->redis.err, sizeof(a->redis.err), "out of memory grouping a batch of %zu", b->n);
         return -1;
     }
-    rc = n == 0 ? 0 : run_calls(s, sc, sha, b, o, n, arg);
+    rc = n == 0 ? 0 : run_calls(a, &calls, o, n);
     free(o);
     return rc;
 }
@@ -207,54 +131,52 @@ static int reply_is(const redisReply *r, const char *word)
         && r->len == strlen(word) && memcmp(r->str, word, r->len) == 0;
 }
 
-static int unexpected(struct status *s, const char *script,
-                      const struct batch_entry *e, const redisReply *r)
+static int unexpected(struct redis *r, const char *script, const struct batch_entry *e,
+                      const redisReply *v)
 {
     char what[256];
 
-    snprintf(s->err, sizeof(s->err), "Redis at %s: %s script for order %" PRIu64
+    snprintf(r->err, sizeof(r->err), "Redis at %s: %s script for order %" PRIu64
              " (course %" PRIu64 ", user %" PRIu64 ") answered %s",
-             s->store.addr, script, e->ev.order_id, e->ev.course_id, e->ev.user_id,
-             describe(what, sizeof(what), r));
+             r->addr, script, e->ev.order_id, e->ev.course_id, e->ev.user_id,
+             describe(what, sizeof(what), v));
     return -1;
 }
 
-static int claim_answer(struct status *s, struct batch_entry *e,
-                        const redisReply *r, void *arg)
+static int claim_answer(struct redis *r, struct batch_entry *e, const redisReply *v, void *arg)
 {
     (void)arg;
-    if (reply_is(r, "claimed"))
+    if (reply_is(v, "claimed"))
         e->verdict = VERDICT_CLAIMED;
-    else if (reply_is(r, "dropped"))
+    else if (reply_is(v, "dropped"))
         e->verdict = VERDICT_DROPPED;
     else
-        return unexpected(s, "claim", e, r);
+        return unexpected(r, "claim", e, v);
     return 0;
 }
 
-int status_claim(struct status *s, struct batch *b)
+int arbiter_claim(struct arbiter *a, struct batch *b)
 {
-    static const struct script claim = { "claim", SELECT_ORDERS, claim_answer };
+    static const struct script claim = { "claim", CLAIM, SELECT_ORDERS, claim_answer };
 
-    return run(s, &claim, s->claim_sha, b, NULL);
+    return run(a, &claim, b, NULL);
 }
 
-static int confirm_answer(struct status *s, struct batch_entry *e,
-                          const redisReply *r, void *arg)
+static int confirm_answer(struct redis *r, struct batch_entry *e, const redisReply *v, void *arg)
 {
     size_t *gone = arg;
 
-    if (reply_is(r, "gone"))
+    if (reply_is(v, "gone"))
         (*gone)++;
-    else if (!reply_is(r, "success"))
-        return unexpected(s, "confirm", e, r);
+    else if (!reply_is(v, "success"))
+        return unexpected(r, "confirm", e, v);
     return 0;
 }
 
-int status_confirm(struct status *s, struct batch *b, size_t *gone)
+int arbiter_confirm(struct arbiter *a, struct batch *b, size_t *gone)
 {
-    static const struct script confirm = { "confirm", SELECT_CLAIMED, confirm_answer };
+    static const struct script confirm = { "confirm", CONFIRM, SELECT_CLAIMED, confirm_answer };
 
     *gone = 0;
-    return run(s, &confirm, s->confirm_sha, b, gone);
+    return run(a, &confirm, b, gone);
 }

@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "course.h"
+#include "clock.h"
 
 static int log_fd = STDERR_FILENO;
 static char log_path[PATH_MAX];

@@ -29,27 +29,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <mysql.h>
 
+#include "arbiter.h"
 #include "backoff.h"
 #include "batch.h"
+#include "clock.h"
 #include "config.h"
 #include "event.h"
 #include "log.h"
+#include "metrics.h"
 #include "sink.h"
 #include "source.h"
-#include "metrics.h"
-#include "arbiter.h"
 #include "sweeper.h"
 
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2
 /* Longest poll when nothing is batched: how soon a signal is noticed. */
 #define IDLE_POLL_MS 500
-#define STATS_EVERY_MS 10000
+#define REPORT_EVERY_MS 10000
 
 static const char usage_text[] =
     "usage: seckill-consumer [-c FILE] [-f] [--log-file FILE] [--pid-file FILE] [-v]\n"
@@ -92,8 +92,8 @@ struct daemon {
     struct seckill_config cfg;
     struct source src;
     struct sink sink;
-    struct status status;
-    struct stats stats;     /* the metrics file (stats.h) */
+    struct arbiter arbiter;
+    struct metrics metrics; /* the metrics file (metrics.h) */
     struct sweeper sweeper; /* orphaned reservations (sweeper.h) */
     struct batch cur;       /* filling, then flushing */
     struct batch held;      /* arrived while cur was being retried */
@@ -101,19 +101,6 @@ struct daemon {
     struct counts total, window;
     int64_t window_start;
 };
-
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int64_t mono_ms(void)
-{
-    return mono_us() / 1000;
-}
 
 static void on_stop(int sig)
 {
@@ -199,8 +186,8 @@ static int flush_once(struct daemon *d)
             }
             break;
         case STAGE_CLAIM:
-            if (status_claim(&d->status, b) != 0) {
-                d->why = d->status.err;
+            if (arbiter_claim(&d->arbiter, b) != 0) {
+                d->why = d->arbiter.redis.err;
                 return -1;
             }
             log_dropped(b);
@@ -212,8 +199,8 @@ static int flush_once(struct daemon *d)
             }
             break;
         case STAGE_CONFIRM:
-            if (status_confirm(&d->status, b, &gone) != 0) {
-                d->why = d->status.err;
+            if (arbiter_confirm(&d->arbiter, b, &gone) != 0) {
+                d->why = d->arbiter.redis.err;
                 return -1;
             }
             if (gone > 0)
@@ -253,7 +240,7 @@ static int flush_once(struct daemon *d)
               spent[STAGE_DEAD_LETTERS] / 1e3, spent[STAGE_CLAIM] / 1e3, spent[STAGE_INSERT] / 1e3,
               spent[STAGE_CONFIRM] / 1e3, spent[STAGE_OFFSETS] / 1e3);
     add_counts(&d->window, &c);
-    stats_batch(&d->stats, b, spent[STAGE_INSERT]);
+    metrics_batch(&d->metrics, b, spent[STAGE_INSERT]);
     batch_clear(b);
     return 0;
 }
@@ -275,7 +262,7 @@ static void wait_polling(struct daemon *d, unsigned ms)
             source_pause(&d->src);
         }
         /* An outage is when the lag and the pause matter most. */
-        stats_tick(&d->stats, &d->src, mono_ms());
+        metrics_tick(&d->metrics, &d->src, mono_ms());
     }
 }
 
@@ -352,7 +339,7 @@ static void report(struct daemon *d, int64_t now, int force)
     struct counts *w = &d->window;
     double secs = (double)(now - d->window_start) / 1000;
 
-    if (!force && now - d->window_start < STATS_EVERY_MS)
+    if (!force && now - d->window_start < REPORT_EVERY_MS)
         return;
     if (w->events > 0)
         log_info("%" PRIu64 " events in %.1f s (%.0f/s): %" PRIu64 " orders persisted (%" PRIu64
@@ -394,7 +381,7 @@ static void run(struct daemon *d)
             rd_kafka_message_destroy(m);
         }
         report(d, now, 0);
-        stats_tick(&d->stats, &d->src, now);
+        metrics_tick(&d->metrics, &d->src, now);
     }
     log_info("stop signal: %s", d->cur.n + d->held.n > 0 ? "finishing the batch in hand" : "leaving the group");
     while (d->cur.n > 0 && stop_signals < 2)
@@ -507,7 +494,7 @@ int main(int argc, char **argv)
     batch_init(&d.cur, (size_t)d.cfg.batch_size, d.cfg.batch_ms);
     batch_init(&d.held, (size_t)d.cfg.batch_size, d.cfg.batch_ms);
     sink_init(&d.sink, &d.cfg);
-    status_init(&d.status, &d.cfg);
+    arbiter_init(&d.arbiter, &d.cfg);
     if (source_open(&d.src, &d.cfg, on_revoke, &d) != 0) {
         log_error("%s", d.src.err);
         if (pid_file != NULL)
@@ -525,15 +512,15 @@ int main(int argc, char **argv)
     else
         log_info("sweeper: off (sweep_interval_ms = 0)");
 
-    stats_init(&d.stats, d.cfg.stats_file, &d.cfg);
+    metrics_init(&d.metrics, d.cfg.stats_file, &d.cfg);
     run(&d);
-    stats_write(&d.stats, &d.src);
-    stats_close(&d.stats);
+    metrics_write(&d.metrics, &d.src);
+    metrics_close(&d.metrics);
 
     sweeper_close(&d.sweeper);     /* its topic handle before the consumer */
     source_close(&d.src);
     sink_close(&d.sink);
-    status_close(&d.status);
+    arbiter_close(&d.arbiter);
     sqlbuf_free(&d.sink.sql);
     batch_free(&d.cur);
     batch_free(&d.held);

@@ -1,4 +1,4 @@
-/* The daemon's metrics file (stats.h). */
+/* The daemon's metrics file (metrics.h). */
 #include "metrics.h"
 
 #include <errno.h>
@@ -9,9 +9,10 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "stock.h"
 
 /* Often enough for a scrape every 15 s, rare enough to cost nothing. */
-#define STATS_EVERY_MS 5000
+#define METRICS_EVERY_MS 5000
 
 /* Up to a few times batch_size: a batch grows past it while one is retried. */
 static const uint64_t batch_bounds[] = {
@@ -42,30 +43,30 @@ static void observe(struct histogram *h, uint64_t v)
     h->sum += v;
 }
 
-void stats_init(struct stats *s, const char *path, const struct seckill_config *cfg)
+void metrics_init(struct metrics *m, const char *path, const struct seckill_config *cfg)
 {
-    memset(s, 0, sizeof(*s));
-    snprintf(s->path, sizeof(s->path), "%s", path);
-    s->cfg = cfg;
-    histogram_init(&s->batch_events, batch_bounds, sizeof(batch_bounds) / sizeof(batch_bounds[0]), 1);
-    histogram_init(&s->commit, commit_bounds, sizeof(commit_bounds) / sizeof(commit_bounds[0]), 1000000);
+    memset(m, 0, sizeof(*m));
+    snprintf(m->path, sizeof(m->path), "%s", path);
+    m->cfg = cfg;
+    histogram_init(&m->batch_events, batch_bounds, sizeof(batch_bounds) / sizeof(batch_bounds[0]), 1);
+    histogram_init(&m->commit, commit_bounds, sizeof(commit_bounds) / sizeof(commit_bounds[0]), 1000000);
 }
 
-void stats_batch(struct stats *s, const struct batch *b, int64_t insert_us)
+void metrics_batch(struct metrics *m, const struct batch *b, int64_t insert_us)
 {
     uint64_t orders = batch_count(b, ENTRY_ORDER, VERDICT_CLAIMED);
 
     if (b->n == 0)
         return;
-    s->events += b->n;
-    s->orders += orders;
-    s->new_rows += b->new_rows;
-    s->dropped += batch_count(b, ENTRY_ORDER, VERDICT_DROPPED);
-    s->dead_letters += batch_count(b, ENTRY_DEAD, VERDICT_UNKNOWN);
-    s->last_batch = b->n;
-    observe(&s->batch_events, b->n);
+    m->events += b->n;
+    m->orders += orders;
+    m->new_rows += b->new_rows;
+    m->dropped += batch_count(b, ENTRY_ORDER, VERDICT_DROPPED);
+    m->dead_letters += batch_count(b, ENTRY_DEAD, VERDICT_UNKNOWN);
+    m->last_batch = b->n;
+    observe(&m->batch_events, b->n);
     if (orders > 0 && insert_us > 0)
-        observe(&s->commit, (uint64_t)insert_us);
+        observe(&m->commit, (uint64_t)insert_us);
 }
 
 /* Messages on the broker not yet handed to the daemon, over its partitions,
@@ -131,39 +132,34 @@ static void write_gauge(FILE *f, const char *name, const char *help, int64_t v)
     fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n%s %" PRId64 "\n", name, help, name, name, v);
 }
 
-void stats_close(struct stats *s)
+void metrics_close(struct metrics *m)
 {
-    store_close(&s->store);
+    redis_close(&m->redis);
 }
 
 /* Each listed course's seats: total, remaining and pending, from Redis (sold
  * = total - remaining). Nothing when Redis cannot be read: the rest of the
  * file still goes out, and the failure is logged once. */
-static void write_courses(FILE *f, struct stats *s)
+static void write_courses(FILE *f, struct metrics *m)
 {
     struct course_stock *c;
     size_t n;
 
-    if (s->cfg == NULL)
+    if (m->cfg == NULL)
         return;
-    if (s->store.rc == NULL && store_open(&s->store, s->cfg) == 0) {
-        /* the daemon's loop waits for this read: a slow Redis costs it a
-         * second at most every STATS_EVERY_MS */
-        struct timeval io_timeout = { 1, 0 };
-
-        redisSetTimeout(s->store.rc, io_timeout);
-    }
-    if (s->store.rc == NULL
-        || store_catalogue_stock(&s->store, STATS_MAX_COURSES, &c, &n) != 0) {
-        if (!s->store_failing)
-            log_warn("metrics: courses' seats not written: %s", s->store.err);
-        s->store_failing = 1;
-        store_close(&s->store);
+    /* The daemon's loop waits for this read: a slow Redis costs it a second
+     * at most every METRICS_EVERY_MS. */
+    if (redis_ready(&m->redis, m->cfg, 1, NULL, 0) != 0
+        || stock_catalogue(&m->redis, METRICS_MAX_COURSES, &c, &n) != 0) {
+        if (!m->redis_failing)
+            log_warn("metrics: courses' seats not written: %s", m->redis.err);
+        m->redis_failing = 1;
+        redis_close(&m->redis);
         return;
     }
-    if (s->store_failing)
+    if (m->redis_failing)
         log_info("metrics: courses' seats written again");
-    s->store_failing = 0;
+    m->redis_failing = 0;
     fprintf(f, "# HELP seckill_course_seats Seats of each course on sale, from Redis: total, remaining "
             "and pending (reserved, not yet persisted); sold = total - remaining.\n"
             "# TYPE seckill_course_seats gauge\n");
@@ -179,14 +175,14 @@ static void write_courses(FILE *f, struct stats *s)
 }
 
 /* Into path.tmp, then renamed over path: node_exporter reads only *.prom. */
-static int write_file(struct stats *s, struct source *src, char *why, size_t whylen)
+static int write_file(struct metrics *m, struct source *src, char *why, size_t whylen)
 {
     char tmp[PATH_MAX + 8];
     int assigned, failed;
     int64_t behind = lag(src, &assigned);
     FILE *f;
 
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp", s->path) >= (int)sizeof(tmp)) {
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", m->path) >= (int)sizeof(tmp)) {
         snprintf(why, whylen, "path too long");
         return -1;
     }
@@ -200,56 +196,56 @@ static int write_file(struct stats *s, struct source *src, char *why, size_t why
                 "Partitions of the order topic assigned to this consumer.", assigned);
     write_gauge(f, "seckill_consumer_paused",
                 "1 while a failed batch is retried and consumption is paused.", src->paused);
-    write_gauge(f, "seckill_consumer_batch_size", "Events in the last batch.", (int64_t)s->last_batch);
-    write_histogram(f, "seckill_consumer_batch_events", "Events per batch.", &s->batch_events);
+    write_gauge(f, "seckill_consumer_batch_size", "Events in the last batch.", (int64_t)m->last_batch);
+    write_histogram(f, "seckill_consumer_batch_events", "Events per batch.", &m->batch_events);
     write_histogram(f, "seckill_consumer_commit_seconds",
-                    "MariaDB transaction of a batch's orders: the INSERT and its COMMIT.", &s->commit);
+                    "MariaDB transaction of a batch's orders: the INSERT and its COMMIT.", &m->commit);
     write_counter(f, "seckill_consumer_events_total", "Kafka messages persisted or dead-lettered.",
-                  s->events);
+                  m->events);
     write_counter(f, "seckill_consumer_orders_total", "Orders claimed and written to MariaDB.",
-                  s->orders);
+                  m->orders);
     write_counter(f, "seckill_consumer_new_rows_total",
-                  "Order rows new to MariaDB (a redelivered order adds none).", s->new_rows);
+                  "Order rows new to MariaDB (a redelivered order adds none).", m->new_rows);
     write_counter(f, "seckill_consumer_dropped_total",
-                  "Orders dropped: their reservation was released by the producer side.", s->dropped);
+                  "Orders dropped: their reservation was released by the producer side.", m->dropped);
     write_counter(f, "seckill_consumer_dead_letters_total",
-                  "Malformed messages sent to the dead-letter topic.", s->dead_letters);
-    write_courses(f, s);
+                  "Malformed messages sent to the dead-letter topic.", m->dead_letters);
+    write_courses(f, m);
     failed = ferror(f);
     if (fclose(f) != 0 || failed) {
         snprintf(why, whylen, "cannot write %s: %s", tmp, strerror(errno));
         unlink(tmp);
         return -1;
     }
-    if (rename(tmp, s->path) != 0) {
-        snprintf(why, whylen, "cannot rename %s to %s: %s", tmp, s->path, strerror(errno));
+    if (rename(tmp, m->path) != 0) {
+        snprintf(why, whylen, "cannot rename %s to %s: %s", tmp, m->path, strerror(errno));
         unlink(tmp);
         return -1;
     }
     return 0;
 }
 
-void stats_write(struct stats *s, struct source *src)
+void metrics_write(struct metrics *m, struct source *src)
 {
     char why[PATH_MAX * 2 + 128];
 
-    if (s->path[0] == '\0')
+    if (m->path[0] == '\0')
         return;
-    if (write_file(s, src, why, sizeof(why)) != 0) {
+    if (write_file(m, src, why, sizeof(why)) != 0) {
         /* Once, not every few seconds. */
-        if (!s->failing)
-            log_warn("metrics: %s; retrying every %d s", why, STATS_EVERY_MS / 1000);
-        s->failing = 1;
-    } else if (s->failing) {
-        log_info("metrics: %s written again", s->path);
-        s->failing = 0;
+        if (!m->failing)
+            log_warn("metrics: %s; retrying every %d s", why, METRICS_EVERY_MS / 1000);
+        m->failing = 1;
+    } else if (m->failing) {
+        log_info("metrics: %s written again", m->path);
+        m->failing = 0;
     }
 }
 
-void stats_tick(struct stats *s, struct source *src, int64_t now)
+void metrics_tick(struct metrics *m, struct source *src, int64_t now)
 {
-    if (now < s->next_write)
+    if (now < m->next_write)
         return;
-    s->next_write = now + STATS_EVERY_MS;
-    stats_write(s, src);
+    m->next_write = now + METRICS_EVERY_MS;
+    metrics_write(m, src);
 }

@@ -9,8 +9,8 @@
  * daemon that stopped writing shows); and in a scale-out every consumer
  * would need a port of its own, where a file only needs a name of its own
  * (one per config file, like its log). */
-#ifndef SECKILL_STATS_H
-#define SECKILL_STATS_H
+#ifndef SECKILL_METRICS_H
+#define SECKILL_METRICS_H
 
 #include <limits.h>
 #include <stddef.h>
@@ -19,11 +19,11 @@
 #include "batch.h"
 #include "config.h"
 #include "source.h"
-#include "stock.h"
+#include "redis.h"
 
-#define STATS_MAX_BUCKETS 16
+#define METRICS_MAX_BUCKETS 16
 /* Courses whose seats the file shows at most (the first by id). */
-#define STATS_MAX_COURSES 1000
+#define METRICS_MAX_COURSES 1000
 
 /* Counts per bucket (not cumulative) and their sum, in whole units: events,
  * or microseconds shown as seconds. */
@@ -31,11 +31,11 @@ struct histogram {
     const uint64_t *bounds;
     size_t n;
     uint64_t unit;                  /* bounds and sum / unit = the value */
-    uint64_t counts[STATS_MAX_BUCKETS + 1];     /* the last: +Inf */
+    uint64_t counts[METRICS_MAX_BUCKETS + 1];     /* the last: +Inf */
     uint64_t sum;
 };
 
-struct stats {
+struct metrics {
     char path[PATH_MAX];            /* "" when off */
     int64_t next_write;             /* monotonic ms */
     int failing;                    /* the last write failed (logged) */
@@ -47,27 +47,27 @@ struct stats {
      * connection of its own at every write (every 5 s, whoever scrapes
      * the file and how often). */
     const struct seckill_config *cfg;
-    struct store store;
-    int store_failing;
+    struct redis redis;
+    int redis_failing;
 };
 
 /* path: where the file goes, "" for none; cfg: the Redis to read the
  * courses' seats from. */
-void stats_init(struct stats *s, const char *path, const struct seckill_config *cfg);
+void metrics_init(struct metrics *m, const char *path, const struct seckill_config *cfg);
 
-/* Closes what stats_init() and the writes opened. */
-void stats_close(struct stats *s);
+/* Closes what metrics_init() and the writes opened. */
+void metrics_close(struct metrics *m);
 
 /* A batch went through every stage; insert_us is how long its MariaDB
  * transaction took in this attempt (0: it ran in an earlier one, or the
  * batch had no order to insert). */
-void stats_batch(struct stats *s, const struct batch *b, int64_t insert_us);
+void metrics_batch(struct metrics *m, const struct batch *b, int64_t insert_us);
 
 /* Writes the file when it is due (now: monotonic ms). Never waits for the
  * broker: the lag comes from the offsets and watermarks librdkafka caches. */
-void stats_tick(struct stats *s, struct source *src, int64_t now);
+void metrics_tick(struct metrics *m, struct source *src, int64_t now);
 
 /* Writes it now (at exit: the final counts). */
-void stats_write(struct stats *s, struct source *src);
+void metrics_write(struct metrics *m, struct source *src);
 
 #endif

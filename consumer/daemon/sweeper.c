@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "call.h"
+#include "clock.h"
 #include "ids.h"
 #include "keys.h"
 #include "log.h"
@@ -21,8 +21,6 @@
 /* Redis answers slower than this fail the sweep (it is tried again). */
 #define REDIS_IO_S 2
 
-static const char release_script[] = SECKILL_SCRIPT_RELEASE;
-
 struct course_sweep {
     uint64_t id;
     int32_t partition;      /* -1: every partition must be caught up */
@@ -31,18 +29,11 @@ struct course_sweep {
     size_t n;
 };
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void sweeper_init(struct sweeper *sw, const struct seckill_config *cfg, int64_t mono_now_ms)
 {
     memset(sw, 0, sizeof(*sw));
     sw->cfg = cfg;
+    sw->release.body = SECKILL_SCRIPT_RELEASE;
     /* The first sweep one interval after the start: the group has its
      * partitions by then, and a restart right after a crash does not race
      * the deliveries still in flight (the cutoff protects them anyway). */
@@ -56,7 +47,7 @@ int sweeper_due(const struct sweeper *sw, int64_t mono_now_ms)
 
 void sweeper_close(struct sweeper *sw)
 {
-    store_close(&sw->store);
+    redis_close(&sw->redis);
     if (sw->rkt != NULL) {
         rd_kafka_topic_destroy(sw->rkt);
         sw->rkt = NULL;
@@ -72,42 +63,25 @@ void sweeper_observe(struct sweeper *sw, uint64_t course_id, int32_t partition)
                  course_id, partition, sweep_partition_of(course_id, sw->trust.partitions));
 }
 
+/* A Redis failure, with the reply that showed it (freed) or NULL: the
+ * connection goes, the next sweep makes a new one. */
 static int redis_fail(struct sweeper *sw, const char *what, redisReply *r)
 {
-    snprintf(sw->err, sizeof(sw->err), "Redis at %s: %s: %s", sw->store.addr, what,
+    snprintf(sw->err, sizeof(sw->err), "Redis at %s: %s: %s", sw->redis.addr, what,
              r != NULL && r->type == REDIS_REPLY_ERROR ? r->str
              : r != NULL ? "unexpected reply"
-             : sw->store.rc->errstr[0] ? sw->store.rc->errstr : "connection lost");
+             : sw->redis.rc->errstr[0] ? sw->redis.rc->errstr : "connection lost");
     if (r != NULL)
         freeReplyObject(r);
-    store_close(&sw->store);
+    redis_close(&sw->redis);
     return -1;
 }
 
-static int load_script(struct sweeper *sw)
+/* The connection's own failures (redis.h) say what they are already. */
+static int redis_failed(struct sweeper *sw)
 {
-    redisReply *r = redisCommand(sw->store.rc, "SCRIPT LOAD %s", release_script);
-
-    if (r == NULL || r->type != REDIS_REPLY_STRING || r->len != 40)
-        return redis_fail(sw, "SCRIPT LOAD", r);
-    memcpy(sw->release_sha, r->str, 41);
-    freeReplyObject(r);
-    return 0;
-}
-
-static int connected(struct sweeper *sw)
-{
-    struct timeval io = { REDIS_IO_S, 0 };
-
-    if (sw->store.rc != NULL && sw->store.rc->err == 0)
-        return 0;
-    store_close(&sw->store);
-    if (store_open(&sw->store, sw->cfg) != 0) {
-        snprintf(sw->err, sizeof(sw->err), "%s", sw->store.err);
-        return -1;
-    }
-    redisSetTimeout(sw->store.rc, io);
-    return load_script(sw);
+    snprintf(sw->err, sizeof(sw->err), "%s", sw->redis.err);
+    return -1;
 }
 
 static const char *field(const redisReply *r, size_t i)
@@ -126,7 +100,7 @@ static void free_courses(struct course_sweep *cs, size_t n)
  * users: *out (n of them, only those with some). */
 static int find_stale(struct sweeper *sw, int64_t cutoff, struct course_sweep **out, size_t *n)
 {
-    redisReply *list = redisCommand(sw->store.rc, "ZRANGE %s 0 -1", SECKILL_KEY_CATALOGUE);
+    redisReply *list = redisCommand(sw->redis.rc, "ZRANGE %s 0 -1", SECKILL_KEY_CATALOGUE);
     struct course_sweep *cs;
     size_t sent = 0, kept = 0;
 
@@ -153,7 +127,7 @@ static int find_stale(struct sweeper *sw, int64_t cutoff, struct course_sweep **
         key_pending(pending, cs[sent].id);
         /* At most SWEEP_BATCH at random: a long backlog is not caught
          * up anyway, and its old ones come up in a later sweep. */
-        if (redisAppendCommand(sw->store.rc, "HRANDFIELD %s " SWEEP_BATCH " WITHVALUES",
+        if (redisAppendCommand(sw->redis.rc, "HRANDFIELD %s " SWEEP_BATCH " WITHVALUES",
                                pending) != REDIS_OK) {
             freeReplyObject(list);
             free(cs);
@@ -168,7 +142,7 @@ static int find_stale(struct sweeper *sw, int64_t cutoff, struct course_sweep **
         uint64_t id = cs[i].id, *users;
         size_t stale;
 
-        if (redisGetReply(sw->store.rc, (void **)&r) != REDIS_OK) {
+        if (redisGetReply(sw->redis.rc, (void **)&r) != REDIS_OK) {
             free_courses(cs, kept);
             return redis_fail(sw, "HRANDFIELD pending", NULL);
         }
@@ -313,30 +287,81 @@ done:
     return rc;
 }
 
+/* The orphans of one course, as redis_run_calls() hands them back. */
+struct orphans {
+    uint64_t course_id;
+    const uint64_t *uids, *orders;
+    int released;
+};
+
+static void orphan_of(void *arg, size_t entry, uint64_t *user_id, uint64_t *order_id)
+{
+    const struct orphans *o = arg;
+
+    *user_id = o->uids[entry];
+    *order_id = o->orders[entry];
+}
+
+/* One verdict per order: "released", or "confirmed" / "gone" when it was
+ * claimed or released meanwhile (nothing to do). */
+static int release_reply(void *arg, struct redis *r, const struct course_order *run, size_t len,
+                         const redisReply *reply)
+{
+    struct orphans *o = arg;
+
+    (void)r;
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != len) {
+        log_warn("sweeper: release of %zu order(s) of course %" PRIu64 " (order %" PRIu64
+                 " first) answered %s", len, o->course_id, o->orders[run[0].entry],
+                 reply->type == REDIS_REPLY_ERROR ? reply->str : "something unexpected");
+        return 0;
+    }
+    for (size_t i = 0; i < len; i++) {
+        const redisReply *v = reply->element[i];
+
+        if (v->type == REDIS_REPLY_STRING && strcmp(v->str, "released") == 0)
+            o->released++;
+        else if (v->type != REDIS_REPLY_STRING)
+            log_warn("sweeper: release of order %" PRIu64 " (course %" PRIu64 ") answered "
+                     "something unexpected", o->orders[run[i].entry], o->course_id);
+    }
+    return 0;
+}
+
 /* Reads the status keys of a ready course's stale users (at most
  * SWEEP_BATCH), then releases the orphans among them, CALL_MAX_ORDERS per
  * call of the release script. Returns the number released, or -1. */
 static int release_course(struct sweeper *sw, const struct course_sweep *c, int64_t cutoff, int64_t now)
 {
-    size_t n = c->n, orphans = 0, sent = 0, len;
+    size_t n = c->n, orphans = 0;
     char user[SECKILL_KEY_MAX];
     uint64_t *uids, *orders;
-    struct call call;
-    int released = 0, noscript = 0;
+    struct course_order *run;
+    struct orphans o = { c->id, NULL, NULL, 0 };
+    const struct redis_calls calls = {
+        &sw->release, CALL_MAX_ORDERS, NULL, orphan_of, release_reply, &o
+    };
+    int rc;
 
     uids = calloc(n, sizeof(*uids));
     orders = calloc(n, sizeof(*orders));
-    if (uids == NULL || orders == NULL) {
+    run = calloc(n, sizeof(*run));
+    if (uids == NULL || orders == NULL || run == NULL) {
         free(uids);
         free(orders);
+        free(run);
         snprintf(sw->err, sizeof(sw->err), "out of memory sweeping course %" PRIu64, c->id);
         return -1;
     }
+    o.uids = uids;
+    o.orders = orders;
     for (size_t i = 0; i < n; i++) {
         uids[i] = c->users[i];
         key_user(user, c->id, uids[i]);
-        if (redisAppendCommand(sw->store.rc, "HMGET %s order_id status ts", user) != REDIS_OK)
-            goto oom;
+        if (redisAppendCommand(sw->redis.rc, "HMGET %s order_id status ts", user) != REDIS_OK) {
+            rc = redis_fail(sw, "out of memory queueing commands", NULL);
+            goto done;
+        }
     }
     /* The orphans move to the front of uids and orders, in their order. An
      * order id in another spelling than the reserve script's (parse_id) is
@@ -344,8 +369,10 @@ static int release_course(struct sweeper *sw, const struct course_sweep *c, int6
     for (size_t i = 0; i < n; i++) {
         redisReply *r;
 
-        if (redisGetReply(sw->store.rc, (void **)&r) != REDIS_OK)
-            goto lost;
+        if (redisGetReply(sw->redis.rc, (void **)&r) != REDIS_OK) {
+            rc = redis_fail(sw, "sweeping", NULL);
+            goto done;
+        }
         if (r->type == REDIS_REPLY_ARRAY
             && sweep_decide(field(r, 0), field(r, 1), field(r, 2), cutoff) == SWEEP_RELEASE
             && parse_id(r->element[0]->str, r->element[0]->len, &orders[orphans]) == 0) {
@@ -353,62 +380,23 @@ static int release_course(struct sweeper *sw, const struct course_sweep *c, int6
             log_info("sweeper: releasing order %" PRIu64 " (course %" PRIu64 ", user %" PRIu64 "): pending"
                      " for %.1f s and not in the caught-up log, so its delivery never happened",
                      orders[orphans], c->id, uids[i], (double)(now - strtoll(field(r, 2), NULL, 10)) / 1000);
+            run[orphans].course_id = c->id;
+            run[orphans].entry = orphans;
             orphans++;
         }
         freeReplyObject(r);
     }
-    for (size_t at = 0; at < orphans; at += len, sent++) {
-        len = orphans - at < CALL_MAX_ORDERS ? orphans - at : CALL_MAX_ORDERS;
-        call_begin(&call, sw->release_sha, c->id);
-        for (size_t i = at; i < at + len; i++)
-            call_add(&call, uids[i], orders[i]);
-        call_end(&call);
-        if (redisAppendCommandArgv(sw->store.rc, call.argc, call.argv, NULL) != REDIS_OK)
-            goto oom;
-    }
-    /* One verdict per order: "released", or "confirmed" / "gone" when it was
-     * claimed or released meanwhile (nothing to do). */
-    for (size_t at = 0; sent > 0; at += len, sent--) {
-        redisReply *r;
-
-        len = orphans - at < CALL_MAX_ORDERS ? orphans - at : CALL_MAX_ORDERS;
-        if (redisGetReply(sw->store.rc, (void **)&r) != REDIS_OK)
-            goto lost;
-        if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
-            noscript = 1;
-        } else if (r->type != REDIS_REPLY_ARRAY || r->elements != len) {
-            log_warn("sweeper: release of %zu order(s) of course %" PRIu64 " (order %" PRIu64
-                     " first) answered %s", len, c->id, orders[at],
-                     r->type == REDIS_REPLY_ERROR ? r->str : "something unexpected");
-        } else {
-            for (size_t i = 0; i < len; i++) {
-                const redisReply *v = r->element[i];
-
-                if (v->type == REDIS_REPLY_STRING && strcmp(v->str, "released") == 0)
-                    released++;
-                else if (v->type != REDIS_REPLY_STRING)
-                    log_warn("sweeper: release of order %" PRIu64 " (course %" PRIu64 ") answered "
-                             "something unexpected", orders[at + i], c->id);
-            }
-        }
-        freeReplyObject(r);
-    }
-    free(uids);
-    free(orders);
+    rc = orphans == 0 ? 0 : redis_run_calls(&sw->redis, &calls, run, orphans);
     /* Redis lost its scripts (a restart): load again; the next sweep
      * releases what this one could not. */
-    if (noscript && load_script(sw) != 0)
-        return -1;
-    return released;
-
-oom:
+    if (rc > 0)
+        rc = redis_load_scripts(&sw->redis, &sw->release, 1);
+    rc = rc < 0 ? redis_failed(sw) : o.released;
+done:
     free(uids);
     free(orders);
-    return redis_fail(sw, "out of memory queueing commands", NULL);
-lost:
-    free(uids);
-    free(orders);
-    return redis_fail(sw, "sweeping", NULL);
+    free(run);
+    return rc;
 }
 
 static void failed(struct sweeper *sw)
@@ -422,14 +410,19 @@ static void failed(struct sweeper *sw)
 
 void sweeper_run(struct sweeper *sw, rd_kafka_t *rk, int64_t mono_now_ms)
 {
-    int64_t now = wall_ms(), cutoff = sweep_cutoff(now, sw->cfg->sweep_after_ms);
+    int64_t now = now_ms(), cutoff = sweep_cutoff(now, sw->cfg->sweep_after_ms);
     struct course_sweep *cs = NULL;
     size_t n = 0, waiting = 0;
     uint64_t released = 0;
 
     sw->next_ms = mono_now_ms + sw->cfg->sweep_interval_ms;
     sw->err[0] = '\0';
-    if (connected(sw) != 0 || find_stale(sw, cutoff, &cs, &n) != 0) {
+    if (redis_ready(&sw->redis, sw->cfg, REDIS_IO_S, &sw->release, 1) != 0) {
+        redis_failed(sw);
+        failed(sw);
+        return;
+    }
+    if (find_stale(sw, cutoff, &cs, &n) != 0) {
         failed(sw);
         return;
     }

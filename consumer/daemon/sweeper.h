@@ -64,13 +64,13 @@
 #include <librdkafka/rdkafka.h>
 
 #include "config.h"
-#include "stock.h"
+#include "redis.h"
 #include "sweep_rules.h"
 
 struct sweeper {
     const struct seckill_config *cfg;
-    struct store store;             /* store.rc is NULL while disconnected */
-    char release_sha[41];
+    struct redis redis;             /* its own connection */
+    struct redis_script release;
     rd_kafka_topic_t *rkt;          /* for the topic's metadata */
     struct sweep_trust trust;       /* does the producers' partitioner match? */
     int64_t next_ms;                /* monotonic ms of the next sweep */

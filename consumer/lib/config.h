@@ -41,7 +41,7 @@ struct seckill_config {
     char secure_link_secret[256];   /* CLI: sign-url's key, as nginx's
                                        $seckill_link_secret; "" = none */
     char log_file[PATH_MAX];        /* absolute once loaded by config_load() */
-    char stats_file[PATH_MAX];      /* daemon: its metrics (stats.h); as
+    char stats_file[PATH_MAX];      /* daemon: its metrics (metrics.h); as
                                        log_file, or "" for "off" */
 };
 

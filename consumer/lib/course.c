@@ -1,24 +1,15 @@
-/* The clock of the sale window, and its times as an operator writes them
+/* The times of a sale window as an operator writes them and reads them
  * (course.h). Pure arithmetic on the proleptic Gregorian calendar: no time
- * zone, no locale, nothing from the environment but the clock in now_ms(). */
+ * zone, no locale, nothing from the environment. */
 #include "course.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #define MS_PER_DAY INT64_C(86400000)
 /* A duration or relative time beyond ten years is a typo. */
 #define DURATION_MAX (3660 * MS_PER_DAY)
-
-int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Days from 1970-01-01 to y-m-d (Howard Hinnant's days_from_civil). */
 static int64_t days_from_civil(int64_t y, int m, int d)

@@ -22,9 +22,6 @@ struct course {
 #define COURSE_TIME_FORMS "ISO 8601 UTC like 2026-12-01T10:00:00Z, " \
                           "relative like +30s, +5m, +2h, +1d or -1h, or now"
 
-/* Current time in Unix ms. */
-int64_t now_ms(void);
-
 /* Reads a time into Unix ms: "now"; "+30s", "-1h" (s, m, h or d from now);
  * or ISO 8601 UTC "2026-12-01T10:00:00Z", optionally with milliseconds
  * ".250", years 1970 to 9999. Returns 0, or -1 when text is none of those. */

@@ -1,9 +1,9 @@
-/* The admin commands' Redis side, over hiredis' synchronous API (store.h). */
+/* What Redis holds of each course on sale (stock.h), over a connection of
+ * redis.h. */
 #include "stock.h"
 
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,120 +15,31 @@
 #define LOAD_FIXED_ARGS 10      /* EVAL script 2 hash pending + 5 ARGV */
 #define SCAN_COUNT "1000"
 
-static int io_error(struct store *st, const char *what)
-{
-    snprintf(st->err, sizeof(st->err), "Redis at %s: %s: %s", st->addr, what,
-             st->rc->errstr[0] ? st->rc->errstr : "connection lost");
-    return -1;
-}
-
-/* The reply to one command, or NULL with st->err set (also on an error reply). */
-static redisReply *reply_of(struct store *st, redisReply *reply, const char *what)
-{
-    if (reply == NULL) {
-        io_error(st, what);
-        return NULL;
-    }
-    if (reply->type == REDIS_REPLY_ERROR) {
-        snprintf(st->err, sizeof(st->err), "Redis at %s: %s: %s", st->addr, what, reply->str);
-        freeReplyObject(reply);
-        return NULL;
-    }
-    return reply;
-}
-
-static redisReply *command(struct store *st, const char *what, const char *fmt, ...)
-{
-    va_list ap;
-    redisReply *reply;
-
-    va_start(ap, fmt);
-    reply = redisvCommand(st->rc, fmt, ap);
-    va_end(ap);
-    return reply_of(st, reply, what);
-}
-
-int store_open(struct store *st, const struct seckill_config *cfg)
-{
-    struct timeval connect_timeout = { 3, 0 }, io_timeout = { 10, 0 };
-    redisReply *reply;
-
-    memset(st, 0, sizeof(*st));
-    snprintf(st->addr, sizeof(st->addr), "%s:%u", cfg->redis.host, cfg->redis.port);
-    st->rc = redisConnectWithTimeout(cfg->redis.host, cfg->redis.port, connect_timeout);
-    if (st->rc == NULL || st->rc->err) {
-        snprintf(st->err, sizeof(st->err),
-                 "cannot connect to Redis at %s: %s — is it running? try `make status`",
-                 st->addr, st->rc ? st->rc->errstr : "out of memory");
-        store_close(st);
-        return -1;
-    }
-    redisSetTimeout(st->rc, io_timeout);
-
-    if (cfg->redis_password[0] != '\0') {
-        reply = redisCommand(st->rc, "AUTH %s", cfg->redis_password);
-        if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
-            snprintf(st->err, sizeof(st->err),
-                     "Redis at %s refused AUTH: %s — redis_password must be the requirepass of its redis.conf",
-                     st->addr, reply ? reply->str : st->rc->errstr);
-            if (reply != NULL)
-                freeReplyObject(reply);
-            store_close(st);
-            return -1;
-        }
-        freeReplyObject(reply);
-    }
-
-    /* Connecting is not enough: a loading or password-protected server says
-     * so only when asked something. */
-    reply = redisCommand(st->rc, "PING");
-    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
-        int noauth = reply != NULL && strncmp(reply->str, "NOAUTH", 6) == 0;
-
-        snprintf(st->err, sizeof(st->err), "Redis at %s does not answer PING: %s — %s", st->addr,
-                 reply ? reply->str : st->rc->errstr,
-                 noauth ? "set redis_password to the requirepass of its redis.conf" : "try `make status`");
-        if (reply != NULL)
-            freeReplyObject(reply);
-        store_close(st);
-        return -1;
-    }
-    freeReplyObject(reply);
-    return 0;
-}
-
-void store_close(struct store *st)
-{
-    if (st->rc != NULL)
-        redisFree(st->rc);
-    st->rc = NULL;
-}
-
-int store_pending_snapshot(struct store *st, uint64_t course_id,
+int stock_pending_snapshot(struct redis *r, uint64_t course_id,
                            struct pending_snapshot *snap)
 {
     char pend[SECKILL_KEY_MAX];
 
     key_pending(pend, course_id);
-    snap->members = command(st, "HKEYS pending", "HKEYS %s", pend);
+    snap->members = redis_command(r, "HKEYS pending", "HKEYS %s", pend);
     if (snap->members == NULL)
         return -1;
     if (snap->members->type != REDIS_REPLY_ARRAY) {
-        snprintf(st->err, sizeof(st->err), "Redis at %s: %s: HKEYS gave no list", st->addr, pend);
-        store_snapshot_free(snap);
+        snprintf(r->err, sizeof(r->err), "Redis at %s: %s: HKEYS gave no list", r->addr, pend);
+        stock_snapshot_free(snap);
         return -1;
     }
     return 0;
 }
 
-void store_snapshot_free(struct pending_snapshot *snap)
+void stock_snapshot_free(struct pending_snapshot *snap)
 {
     if (snap->members != NULL)
         freeReplyObject(snap->members);
     snap->members = NULL;
 }
 
-int store_load_course(struct store *st, const struct course *c, uint64_t orders,
+int stock_load_course(struct redis *r, const struct course *c, uint64_t orders,
                       const struct pending_snapshot *snap, struct load_result *out)
 {
     char hash[SECKILL_KEY_MAX], pend[SECKILL_KEY_MAX], total[24], count[24], starts[24], ends[24];
@@ -140,7 +51,7 @@ int store_load_course(struct store *st, const struct course *c, uint64_t orders,
     if (argv == NULL || argvlen == NULL) {
         free(argv);
         free(argvlen);
-        snprintf(st->err, sizeof(st->err), "out of memory");
+        snprintf(r->err, sizeof(r->err), "out of memory");
         return -1;
     }
     key_course(hash, c->id);
@@ -163,7 +74,7 @@ int store_load_course(struct store *st, const struct course *c, uint64_t orders,
         argv[LOAD_FIXED_ARGS + i] = snap->members->element[i]->str;
         argvlen[LOAD_FIXED_ARGS + i] = snap->members->element[i]->len;
     }
-    reply = reply_of(st, redisCommandArgv(st->rc, (int)argc, argv, argvlen), "loading a course");
+    reply = redis_reply(r, redisCommandArgv(r->rc, (int)argc, argv, argvlen), "loading a course");
     free(argv);
     free(argvlen);
     if (reply == NULL)
@@ -172,7 +83,7 @@ int store_load_course(struct store *st, const struct course *c, uint64_t orders,
         || reply->element[0]->type != REDIS_REPLY_INTEGER
         || reply->element[1]->type != REDIS_REPLY_INTEGER
         || reply->element[2]->type != REDIS_REPLY_INTEGER) {
-        snprintf(st->err, sizeof(st->err), "Redis at %s: unexpected reply to the load script", st->addr);
+        snprintf(r->err, sizeof(r->err), "Redis at %s: unexpected reply to the load script", r->addr);
         freeReplyObject(reply);
         return -1;
     }
@@ -183,7 +94,7 @@ int store_load_course(struct store *st, const struct course *c, uint64_t orders,
 
     /* Listed only once its hash is whole; apart from the script since
      * seckill:courses lives in another Redis Cluster slot. */
-    if ((reply = command(st, "ZADD " SECKILL_KEY_CATALOGUE, "ZADD %s %" PRIu64 " %" PRIu64,
+    if ((reply = redis_command(r, "ZADD " SECKILL_KEY_CATALOGUE, "ZADD %s %" PRIu64 " %" PRIu64,
                          SECKILL_KEY_CATALOGUE, c->id, c->id)) == NULL)
         return -1;
     freeReplyObject(reply);
@@ -197,13 +108,13 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-int store_unlist_others(struct store *st, const uint64_t *keep, size_t n,
+int stock_unlist_others(struct redis *r, const uint64_t *keep, size_t n,
                         uint64_t *removed)
 {
     redisReply *list, *reply;
 
     *removed = 0;
-    if ((list = command(st, "ZRANGE " SECKILL_KEY_CATALOGUE, "ZRANGE %s 0 -1", SECKILL_KEY_CATALOGUE)) == NULL)
+    if ((list = redis_command(r, "ZRANGE " SECKILL_KEY_CATALOGUE, "ZRANGE %s 0 -1", SECKILL_KEY_CATALOGUE)) == NULL)
         return -1;
     for (size_t i = 0; i < list->elements; i++) {
         redisReply *member = list->element[i];
@@ -213,13 +124,13 @@ int store_unlist_others(struct store *st, const uint64_t *keep, size_t n,
 
         if (is_id && bsearch(&id, keep, n, sizeof(*keep), cmp_u64) != NULL)
             continue;
-        reply = command(st, "ZREM " SECKILL_KEY_CATALOGUE, "ZREM %s %b", SECKILL_KEY_CATALOGUE, member->str, member->len);
+        reply = redis_command(r, "ZREM " SECKILL_KEY_CATALOGUE, "ZREM %s %b", SECKILL_KEY_CATALOGUE, member->str, member->len);
         if (reply == NULL)
             goto fail;
         freeReplyObject(reply);
         if (is_id) {
             key_course(hash, id);
-            if ((reply = command(st, "DEL", "DEL %s", hash)) == NULL)
+            if ((reply = redis_command(r, "DEL", "DEL %s", hash)) == NULL)
                 goto fail;
             freeReplyObject(reply);
         }
@@ -246,7 +157,7 @@ static void count_kind(struct wipe_counts *counts, enum key_kind kind)
 
 /* Deletes every per-course key matching pattern, SCAN batch by batch,
  * adding what it deleted to counts. */
-static int delete_matching(struct store *st, const char *pattern, struct wipe_counts *counts)
+static int delete_matching(struct redis *r, const char *pattern, struct wipe_counts *counts)
 {
     char cursor[32] = "0";
     redisReply *scan = NULL, *reply;
@@ -257,12 +168,12 @@ static int delete_matching(struct store *st, const char *pattern, struct wipe_co
         redisReply *keys;
         int argc = 1;
 
-        scan = command(st, "SCAN", "SCAN %s MATCH %s COUNT " SCAN_COUNT, cursor, pattern);
+        scan = redis_command(r, "SCAN", "SCAN %s MATCH %s COUNT " SCAN_COUNT, cursor, pattern);
         if (scan == NULL)
             goto fail;
         if (scan->type != REDIS_REPLY_ARRAY || scan->elements != 2
             || scan->element[0]->len >= sizeof(cursor)) {
-            snprintf(st->err, sizeof(st->err), "Redis at %s: SCAN: unexpected reply", st->addr);
+            snprintf(r->err, sizeof(r->err), "Redis at %s: SCAN: unexpected reply", r->addr);
             goto fail;
         }
         memcpy(cursor, scan->element[0]->str, scan->element[0]->len + 1);
@@ -273,7 +184,7 @@ static int delete_matching(struct store *st, const char *pattern, struct wipe_co
         argv = malloc((keys->elements + 1) * sizeof(*argv));
         argvlen = malloc((keys->elements + 1) * sizeof(*argvlen));
         if (argv == NULL || argvlen == NULL) {
-            snprintf(st->err, sizeof(st->err), "out of memory");
+            snprintf(r->err, sizeof(r->err), "out of memory");
             goto fail;
         }
         argv[0] = "DEL";
@@ -290,7 +201,7 @@ static int delete_matching(struct store *st, const char *pattern, struct wipe_co
             argc++;
         }
         if (argc > 1) {
-            reply = reply_of(st, redisCommandArgv(st->rc, argc, argv, argvlen), "DEL");
+            reply = redis_reply(r, redisCommandArgv(r->rc, argc, argv, argvlen), "DEL");
             if (reply == NULL)
                 goto fail;
             freeReplyObject(reply);
@@ -311,48 +222,48 @@ fail:
     return -1;
 }
 
-int store_wipe_courses(struct store *st, struct wipe_counts *counts)
+int stock_wipe_courses(struct redis *r, struct wipe_counts *counts)
 {
     memset(counts, 0, sizeof(*counts));
-    return delete_matching(st, SECKILL_KEY_ANY_COURSE, counts);
+    return delete_matching(r, SECKILL_KEY_ANY_COURSE, counts);
 }
 
-int store_remove_course(struct store *st, uint64_t course_id, struct wipe_counts *counts)
+int stock_remove_course(struct redis *r, uint64_t course_id, struct wipe_counts *counts)
 {
     char hash[SECKILL_KEY_MAX], pattern[SECKILL_KEY_MAX + 1];
     redisReply *reply;
 
     memset(counts, 0, sizeof(*counts));
     key_course(hash, course_id);
-    if ((reply = command(st, "ZREM " SECKILL_KEY_CATALOGUE, "ZREM %s %" PRIu64, SECKILL_KEY_CATALOGUE, course_id)) == NULL)
+    if ((reply = redis_command(r, "ZREM " SECKILL_KEY_CATALOGUE, "ZREM %s %" PRIu64, SECKILL_KEY_CATALOGUE, course_id)) == NULL)
         return -1;
     counts->unlisted = reply->type == REDIS_REPLY_INTEGER && reply->integer > 0;
     freeReplyObject(reply);
     /* The hash before the rest: from here on a purchase is "unknown"
      * and takes no seat, so no new user key appears behind the SCAN. */
-    if ((reply = command(st, "DEL", "DEL %s", hash)) == NULL)
+    if ((reply = redis_command(r, "DEL", "DEL %s", hash)) == NULL)
         return -1;
     if (reply->type == REDIS_REPLY_INTEGER)
         counts->hashes += (uint64_t)reply->integer;
     freeReplyObject(reply);
     /* "seckill:{c7}*" matches course 7's keys only: '}' follows the id. */
     snprintf(pattern, sizeof(pattern), "%s*", hash);
-    return delete_matching(st, pattern, counts);
+    return delete_matching(r, pattern, counts);
 }
 
-int store_set_window(struct store *st, uint64_t course_id, int64_t starts_at, int64_t ends_at,
+int stock_set_window(struct redis *r, uint64_t course_id, int64_t starts_at, int64_t ends_at,
                      int *loaded)
 {
     char hash[SECKILL_KEY_MAX];
     redisReply *reply;
 
     key_course(hash, course_id);
-    reply = command(st, "setting the sale window", "EVAL %s 1 %s %" PRId64 " %" PRId64,
+    reply = redis_command(r, "setting the sale window", "EVAL %s 1 %s %" PRId64 " %" PRId64,
                     SECKILL_SCRIPT_SET_WINDOW, hash, starts_at, ends_at);
     if (reply == NULL)
         return -1;
     if (reply->type != REDIS_REPLY_INTEGER) {
-        snprintf(st->err, sizeof(st->err), "Redis at %s: unexpected reply to the window script", st->addr);
+        snprintf(r->err, sizeof(r->err), "Redis at %s: unexpected reply to the window script", r->addr);
         freeReplyObject(reply);
         return -1;
     }
@@ -374,12 +285,11 @@ static int64_t reply_int(const redisReply *r)
     return errno != 0 || end == r->str || *end != '\0' ? -1 : v;
 }
 
-int store_catalogue_stock(struct store *st, size_t max, struct course_stock **out, size_t *n)
+int stock_catalogue(struct redis *r, size_t max, struct course_stock **out, size_t *n)
 {
-    redisReply *list, *r;
+    redisReply *list, *reply;
     struct course_stock *c;
     size_t k = 0;
-
     char last[24];
 
     *out = NULL;
@@ -388,13 +298,13 @@ int store_catalogue_stock(struct store *st, size_t max, struct course_stock **ou
         return 0;
     /* hiredis formats %s and %b only */
     snprintf(last, sizeof(last), "%zu", max - 1);
-    list = command(st, "ZRANGE " SECKILL_KEY_CATALOGUE, "ZRANGE %s 0 %s", SECKILL_KEY_CATALOGUE, last);
+    list = redis_command(r, "ZRANGE " SECKILL_KEY_CATALOGUE, "ZRANGE %s 0 %s", SECKILL_KEY_CATALOGUE, last);
     if (list == NULL)
         return -1;
     c = calloc(list->elements + 1, sizeof(*c));
     if (c == NULL) {
+        snprintf(r->err, sizeof(r->err), "out of memory listing %zu courses", list->elements);
         freeReplyObject(list);
-        snprintf(st->err, sizeof(st->err), "out of memory listing %zu courses", list->elements);
         return -1;
     }
     for (size_t i = 0; i < list->elements; i++) {
@@ -405,34 +315,34 @@ int store_catalogue_stock(struct store *st, size_t max, struct course_stock **ou
             continue;       /* not a course id of ours */
         key_course(hash, c[k].id);
         key_pending(pend, c[k].id);
-        redisAppendCommand(st->rc, "HMGET %s total remaining", hash);
-        redisAppendCommand(st->rc, "HLEN %s", pend);
+        redisAppendCommand(r->rc, "HMGET %s total remaining", hash);
+        redisAppendCommand(r->rc, "HLEN %s", pend);
         k++;
     }
     freeReplyObject(list);
     /* Every reply is read, so that the connection stays in step. */
     for (size_t i = 0; i < k; i++) {
-        if (redisGetReply(st->rc, (void **)&r) != REDIS_OK) {
+        if (redisGetReply(r->rc, (void **)&reply) != REDIS_OK) {
             free(c);
-            return io_error(st, "HMGET total remaining");
+            return redis_io_error(r, "HMGET total remaining");
         }
-        c[i].total = r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? reply_int(r->element[0]) : -1;
-        c[i].remaining = r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? reply_int(r->element[1]) : -1;
-        freeReplyObject(r);
-        if (redisGetReply(st->rc, (void **)&r) != REDIS_OK) {
+        c[i].total = reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 ? reply_int(reply->element[0]) : -1;
+        c[i].remaining = reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 ? reply_int(reply->element[1]) : -1;
+        freeReplyObject(reply);
+        if (redisGetReply(r->rc, (void **)&reply) != REDIS_OK) {
             free(c);
-            return io_error(st, "HLEN pending");
+            return redis_io_error(r, "HLEN pending");
         }
-        c[i].pending = r->type == REDIS_REPLY_INTEGER && r->integer > 0 ? (uint64_t)r->integer : 0;
-        freeReplyObject(r);
+        c[i].pending = reply->type == REDIS_REPLY_INTEGER && reply->integer > 0 ? (uint64_t)reply->integer : 0;
+        freeReplyObject(reply);
     }
     *out = c;
     *n = k;
     return 0;
 }
 
-int store_course_stock(struct store *st, uint64_t course_id,
-                       int64_t *remaining, uint64_t *pending)
+int stock_of_course(struct redis *r, uint64_t course_id,
+                    int64_t *remaining, uint64_t *pending)
 {
     char hash[SECKILL_KEY_MAX], pend[SECKILL_KEY_MAX];
     redisReply *hget = NULL, *hlen = NULL;
@@ -440,16 +350,16 @@ int store_course_stock(struct store *st, uint64_t course_id,
 
     key_course(hash, course_id);
     key_pending(pend, course_id);
-    redisAppendCommand(st->rc, "HGET %s remaining", hash);
-    redisAppendCommand(st->rc, "HLEN %s", pend);
+    redisAppendCommand(r->rc, "HGET %s remaining", hash);
+    redisAppendCommand(r->rc, "HLEN %s", pend);
     /* Both replies first, so that the connection stays in step on errors. */
-    if (redisGetReply(st->rc, (void **)&hget) != REDIS_OK
-        || redisGetReply(st->rc, (void **)&hlen) != REDIS_OK) {
-        io_error(st, "HGET remaining, HLEN pending");
+    if (redisGetReply(r->rc, (void **)&hget) != REDIS_OK
+        || redisGetReply(r->rc, (void **)&hlen) != REDIS_OK) {
+        redis_io_error(r, "HGET remaining, HLEN pending");
         goto done;
     }
     if (hget->type == REDIS_REPLY_ERROR || hlen->type == REDIS_REPLY_ERROR) {
-        snprintf(st->err, sizeof(st->err), "Redis at %s: course %" PRIu64 ": %s", st->addr, course_id,
+        snprintf(r->err, sizeof(r->err), "Redis at %s: course %" PRIu64 ": %s", r->addr, course_id,
                  hget->type == REDIS_REPLY_ERROR ? hget->str : hlen->str);
         goto done;
     }
@@ -462,8 +372,8 @@ int store_course_stock(struct store *st, uint64_t course_id,
         errno = 0;
         *remaining = strtoll(hget->str, &end, 10);
         if (errno != 0 || end == hget->str || *end != '\0') {
-            snprintf(st->err, sizeof(st->err), "Redis at %s: %s remaining = '%.40s' is not a number",
-                     st->addr, hash, hget->str);
+            snprintf(r->err, sizeof(r->err), "Redis at %s: %s remaining = '%.40s' is not a number",
+                     r->addr, hash, hget->str);
             goto done;
         }
     }
@@ -475,90 +385,4 @@ done:
     if (hlen != NULL)
         freeReplyObject(hlen);
     return rc;
-}
-
-int store_user_statuses(struct store *st, struct user_status *us, size_t n)
-{
-    size_t i;
-    int rc = 0;
-
-    for (i = 0; i < n; i++) {
-        char key[SECKILL_KEY_MAX];
-
-        key_user(key, us[i].course_id, us[i].user_id);
-        redisAppendCommand(st->rc, "HMGET %s order_id status", key);
-    }
-    /* Every reply is read, even after a bad one, to stay in step. */
-    for (i = 0; i < n; i++) {
-        redisReply *r;
-
-        if (redisGetReply(st->rc, (void **)&r) != REDIS_OK)
-            return io_error(st, "HMGET user status");
-        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-            if (rc == 0)
-                snprintf(st->err, sizeof(st->err), "Redis at %s: HMGET of a user status key: %s",
-                         st->addr, r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-            rc = -1;
-        } else {
-            redisReply *oid = r->element[0], *status = r->element[1];
-            uint64_t id = 0;
-
-            us[i].exists = oid->type == REDIS_REPLY_STRING || status->type == REDIS_REPLY_STRING;
-            us[i].order_id = 0;
-            if (oid->type == REDIS_REPLY_STRING && strspn(oid->str, "0123456789") == oid->len
-                && oid->len > 0 && oid->len < 20) {
-                for (size_t k = 0; k < oid->len; k++)
-                    id = id * 10 + (uint64_t)(oid->str[k] - '0');
-                us[i].order_id = id;
-            }
-            snprintf(us[i].status, sizeof(us[i].status), "%s",
-                     status->type == REDIS_REPLY_STRING ? status->str : "");
-        }
-        freeReplyObject(r);
-    }
-    return rc;
-}
-
-int store_scan_users(struct store *st, char cursor[32], struct user_status **out, size_t *n)
-{
-    redisReply *scan, *keys;
-    struct user_status *us;
-    size_t count = 0;
-
-    *out = NULL;
-    *n = 0;
-    scan = command(st, "SCAN", "SCAN %s MATCH %s COUNT " SCAN_COUNT, cursor, SECKILL_KEY_ANY_USER);
-    if (scan == NULL)
-        return -1;
-    if (scan->type != REDIS_REPLY_ARRAY || scan->elements != 2
-        || scan->element[0]->len >= 32) {
-        snprintf(st->err, sizeof(st->err), "Redis at %s: SCAN: unexpected reply", st->addr);
-        freeReplyObject(scan);
-        return -1;
-    }
-    memcpy(cursor, scan->element[0]->str, scan->element[0]->len + 1);
-    keys = scan->element[1];
-    us = calloc(keys->elements ? keys->elements : 1, sizeof(*us));
-    if (us == NULL) {
-        snprintf(st->err, sizeof(st->err), "out of memory");
-        freeReplyObject(scan);
-        return -1;
-    }
-    for (size_t i = 0; i < keys->elements; i++) {
-        uint64_t course_id, user_id;
-
-        if (key_classify(keys->element[i]->str, keys->element[i]->len, &course_id, &user_id) != KEY_USER)
-            continue;
-        us[count].course_id = course_id;
-        us[count].user_id = user_id;
-        count++;
-    }
-    freeReplyObject(scan);
-    if (store_user_statuses(st, us, count) != 0) {
-        free(us);
-        return -1;
-    }
-    *out = us;
-    *n = count;
-    return 0;
 }
