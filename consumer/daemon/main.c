@@ -194,7 +194,7 @@ static int flush_once(struct daemon *d)
             break;
         case STAGE_INSERT:
             if (sink_write(&d->sink, b, &b->new_rows) != 0) {
-                d->why = d->sink.err;
+                d->why = d->sink.db.err;
                 return -1;
             }
             break;
@@ -521,7 +521,6 @@ int main(int argc, char **argv)
     source_close(&d.src);
     sink_close(&d.sink);
     arbiter_close(&d.arbiter);
-    sqlbuf_free(&d.sink.sql);
     batch_free(&d.cur);
     batch_free(&d.held);
     mysql_library_end();

@@ -16,15 +16,15 @@ void sink_init(struct sink *k, const struct seckill_config *cfg)
 void sink_close(struct sink *k)
 {
     db_close(&k->db);
+    sqlbuf_free(&k->sql);
 }
 
-static int fail(struct sink *k, const char *what)
+static int insert_failed(struct sink *k, const char *what)
 {
-    snprintf(k->err, sizeof(k->err), "MariaDB at %s: %s: %s (error %u)", k->db.addr, what,
-             mysql_error(k->db.conn), mysql_errno(k->db.conn));
+    db_fail(&k->db, what);
     /* Whatever went wrong, a new connection starts clean: no transaction
      * left open, no half-read result. */
-    sink_close(k);
+    db_close(&k->db);
     return -1;
 }
 
@@ -46,16 +46,15 @@ static void check_durability(struct sink *k)
     mysql_free_result(res);
 }
 
-static int connected(struct sink *k)
+/* Connected, autocommit off; else connects again. */
+static int db_ready(struct sink *k)
 {
     if (k->db.conn != NULL)
         return 0;
-    if (db_open(&k->db, k->cfg, DB_EXISTING) != 0) {
-        snprintf(k->err, sizeof(k->err), "%s", k->db.err);
+    if (db_open(&k->db, k->cfg, DB_EXISTING) != 0)
         return -1;
-    }
     if (mysql_autocommit(k->db.conn, 0) != 0)
-        return fail(k, "cannot turn autocommit off");
+        return insert_failed(k, "cannot turn autocommit off");
     if (!k->checked_durability)
         check_durability(k);
     log_info("connected to MariaDB at %s", k->db.addr);
@@ -68,18 +67,18 @@ int sink_write(struct sink *k, const struct batch *b, uint64_t *new_rows)
 
     *new_rows = 0;
     if (rows < 0) {
-        snprintf(k->err, sizeof(k->err), "out of memory building the INSERT of %zu orders", b->n);
+        snprintf(k->db.err, sizeof(k->db.err), "out of memory building the INSERT of %zu orders", b->n);
         return -1;
     }
     if (rows == 0)
         return 0;
-    if (connected(k) != 0)
+    if (db_ready(k) != 0)
         return -1;
     if (mysql_real_query(k->db.conn, k->sql.p, k->sql.len) != 0)
-        return fail(k, "INSERT INTO orders");
+        return insert_failed(k, "INSERT INTO orders");
     /* ON DUPLICATE KEY UPDATE with an unchanged row counts 0, a new row 1. */
     *new_rows = (uint64_t)mysql_affected_rows(k->db.conn);
     if (mysql_commit(k->db.conn) != 0)
-        return fail(k, "COMMIT");
+        return insert_failed(k, "COMMIT");
     return 0;
 }

@@ -12,18 +12,18 @@
 
 struct sink {
     const struct seckill_config *cfg;
-    struct db db;                   /* db.conn is NULL while disconnected */
+    struct db db;                   /* db.conn is NULL while disconnected;
+                                       db.err: why the last call failed */
     struct sqlbuf sql;              /* reused batch after batch */
     int checked_durability;
-    char err[2048];                 /* why the last call failed */
 };
 
 void sink_init(struct sink *k, const struct seckill_config *cfg);
 void sink_close(struct sink *k);
 
 /* Inserts and commits the claimed orders of the batch; *new_rows counts the
- * ones that were not there yet. Returns 0, or -1 with the reason in k->err
- * (nothing committed, or not known: running it again is safe). */
+ * ones that were not there yet. Returns 0, or -1 with the reason in
+ * k->db.err (nothing committed, or not known: running it again is safe). */
 int sink_write(struct sink *k, const struct batch *b, uint64_t *new_rows);
 
 #endif

@@ -1,4 +1,4 @@
-/* MariaDB access through Connector/C (db.h). */
+/* MariaDB through Connector/C (db.h). */
 #include "db.h"
 
 #include <errno.h>
@@ -32,7 +32,7 @@ static const char *const schema[] = {
     ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
 };
 
-static int fail(struct db *db, const char *what)
+int db_fail(struct db *db, const char *what)
 {
     snprintf(db->err, sizeof(db->err), "MariaDB at %s: %s: %s (error %u)",
              db->addr, what, mysql_error(db->conn), mysql_errno(db->conn));
@@ -101,7 +101,7 @@ int db_open(struct db *db, const struct seckill_config *cfg, enum db_open_flags 
             snprintf(sql, sizeof(sql), "CREATE DATABASE IF NOT EXISTS `%s` CHARACTER SET utf8mb4",
                      cfg->mysql_database);
             if (mysql_query(db->conn, sql) != 0 || mysql_select_db(db->conn, cfg->mysql_database) != 0) {
-                fail(db, "cannot create database");
+                db_fail(db, "cannot create database");
                 mysql_close(db->conn);
                 db->conn = NULL;
                 return -1;
@@ -136,7 +136,7 @@ int db_create_schema(struct db *db, int *created)
     *created = 0;
     for (size_t i = 0; i < sizeof(schema) / sizeof(schema[0]); i++) {
         if (mysql_query(db->conn, schema[i]) != 0)
-            return fail(db, "cannot create the schema");
+            return db_fail(db, "cannot create the schema");
         /* IF NOT EXISTS leaves a note (1050) when the table was there. */
         if (mysql_warning_count(db->conn) == 0)
             (*created)++;
@@ -174,7 +174,7 @@ static int count_of(struct db *db, const char *sql, uint64_t *count)
     int rc = -1;
 
     if (mysql_query(db->conn, sql) != 0 || (res = mysql_store_result(db->conn)) == NULL)
-        return fail(db, sql);
+        return db_fail(db, sql);
     row = mysql_fetch_row(res);
     if (row != NULL && parse_u64(row[0], count) == 0)
         rc = 0;
@@ -197,23 +197,25 @@ int db_count_orders(struct db *db, uint64_t course_id, uint64_t *count)
     return count_of(db, sql, count);
 }
 
-int db_insert_courses(struct db *db, const struct course *courses, size_t n)
+/* One INSERT of the courses: head, their rows, then tail. what says what
+ * failed. */
+static int insert_courses(struct db *db, const char *head, const struct course *courses, size_t n,
+                          const char *tail, const char *what)
 {
     /* A row: the escaped name (at most twice as long), four numbers, punctuation. */
     enum { ROW_MAX = 2 * COURSE_NAME_MAX + 4 * 21 + 16 };
     char escaped[2 * COURSE_NAME_MAX + 1];
+    size_t cap = strlen(head) + strlen(tail) + 128 + n * ROW_MAX, len;
     char *sql;
-    size_t cap = 128 + n * ROW_MAX, len;
+    int rc = 0;
 
     if (n == 0)
         return 0;
-    sql = malloc(cap);
-    if (sql == NULL) {
+    if ((sql = malloc(cap)) == NULL) {
         snprintf(db->err, sizeof(db->err), "out of memory");
         return -1;
     }
-    /* INSERT IGNORE: two `init` at once must not fail on each other's rows. */
-    len = (size_t)snprintf(sql, cap, "INSERT IGNORE INTO courses (id, name, total, starts_at, ends_at) VALUES ");
+    len = (size_t)snprintf(sql, cap, "%s INTO courses (id, name, total, starts_at, ends_at) VALUES ", head);
     for (size_t i = 0; i < n; i++) {
         const struct course *c = &courses[i];
 
@@ -221,12 +223,17 @@ int db_insert_courses(struct db *db, const struct course *courses, size_t n)
         len += (size_t)snprintf(sql + len, cap - len, "%s(%" PRIu64 ", '%s', %" PRIu32 ", %" PRId64 ", %" PRId64 ")",
                                 i ? ", " : "", c->id, escaped, c->total, c->starts_at, c->ends_at);
     }
-    if (mysql_query(db->conn, sql) != 0) {
-        free(sql);
-        return fail(db, "cannot insert courses");
-    }
+    snprintf(sql + len, cap - len, "%s", tail);
+    if (mysql_query(db->conn, sql) != 0)
+        rc = db_fail(db, what);
     free(sql);
-    return 0;
+    return rc;
+}
+
+int db_insert_courses(struct db *db, const struct course *courses, size_t n)
+{
+    /* IGNORE: two `init` at once must not fail on each other's rows. */
+    return insert_courses(db, "INSERT IGNORE", courses, n, "", "cannot insert courses");
 }
 
 /* The courses that where selects (all of them when empty), by id, each with
@@ -244,7 +251,7 @@ static int select_courses(struct db *db, const char *where, struct course_orders
              " (SELECT COUNT(*) FROM orders o WHERE o.course_id = c.id)"
              " FROM courses c%s ORDER BY c.id", where);
     if (mysql_query(db->conn, sql) != 0 || (res = mysql_store_result(db->conn)) == NULL)
-        return fail(db, "cannot read courses");
+        return db_fail(db, "cannot read courses");
 
     count = (size_t)mysql_num_rows(res);
     out = calloc(count ? count : 1, sizeof(*out));
@@ -304,19 +311,10 @@ int db_get_course(struct db *db, uint64_t id, struct course_orders *row, int *fo
 
 int db_insert_course(struct db *db, const struct course *c, int *exists)
 {
-    char escaped[2 * COURSE_NAME_MAX + 1];
-    char sql[2 * COURSE_NAME_MAX + 256];
+    int rc = insert_courses(db, "INSERT", c, 1, "", "cannot add the course");
 
-    *exists = 0;
-    mysql_real_escape_string(db->conn, escaped, c->name, strlen(c->name));
-    snprintf(sql, sizeof(sql), "INSERT INTO courses (id, name, total, starts_at, ends_at)"
-             " VALUES (%" PRIu64 ", '%s', %" PRIu32 ", %" PRId64 ", %" PRId64 ")",
-             c->id, escaped, c->total, c->starts_at, c->ends_at);
-    if (mysql_query(db->conn, sql) != 0) {
-        *exists = mysql_errno(db->conn) == ER_DUP_ENTRY;
-        return fail(db, "cannot add the course");
-    }
-    return 0;
+    *exists = rc != 0 && mysql_errno(db->conn) == ER_DUP_ENTRY;
+    return rc;
 }
 
 int db_set_window(struct db *db, uint64_t id, int64_t starts_at, int64_t ends_at)
@@ -325,7 +323,7 @@ int db_set_window(struct db *db, uint64_t id, int64_t starts_at, int64_t ends_at
 
     snprintf(sql, sizeof(sql), "UPDATE courses SET starts_at = %" PRId64 ", ends_at = %" PRId64
              " WHERE id = %" PRIu64, starts_at, ends_at, id);
-    return mysql_query(db->conn, sql) == 0 ? 0 : fail(db, "cannot set the sale window");
+    return mysql_query(db->conn, sql) == 0 ? 0 : db_fail(db, "cannot set the sale window");
 }
 
 int db_set_total(struct db *db, uint64_t id, uint32_t total)
@@ -333,7 +331,7 @@ int db_set_total(struct db *db, uint64_t id, uint32_t total)
     char sql[128];
 
     snprintf(sql, sizeof(sql), "UPDATE courses SET total = %" PRIu32 " WHERE id = %" PRIu64, total, id);
-    return mysql_query(db->conn, sql) == 0 ? 0 : fail(db, "cannot set the seats");
+    return mysql_query(db->conn, sql) == 0 ? 0 : db_fail(db, "cannot set the seats");
 }
 
 int db_delete_course(struct db *db, uint64_t id, int with_orders,
@@ -344,11 +342,11 @@ int db_delete_course(struct db *db, uint64_t id, int with_orders,
     *orders_deleted = 0;
     *deleted = 0;
     if (mysql_query(db->conn, "START TRANSACTION") != 0)
-        return fail(db, "cannot start a transaction");
+        return db_fail(db, "cannot start a transaction");
     if (with_orders) {
         snprintf(sql, sizeof(sql), "DELETE FROM orders WHERE course_id = %" PRIu64, id);
         if (mysql_query(db->conn, sql) != 0)
-            goto fail;
+            goto failed;
         *orders_deleted = (uint64_t)mysql_affected_rows(db->conn);
     }
     /* Never leaves orders without their course, also when one was
@@ -356,14 +354,14 @@ int db_delete_course(struct db *db, uint64_t id, int with_orders,
     snprintf(sql, sizeof(sql), "DELETE FROM courses WHERE id = %" PRIu64
              " AND NOT EXISTS (SELECT 1 FROM orders WHERE course_id = %" PRIu64 ")", id, id);
     if (mysql_query(db->conn, sql) != 0)
-        goto fail;
+        goto failed;
     *deleted = mysql_affected_rows(db->conn) == 1;
     if (mysql_query(db->conn, "COMMIT") != 0)
-        goto fail;
+        goto failed;
     return 0;
 
-fail:
-    fail(db, "cannot delete the course");
+failed:
+    db_fail(db, "cannot delete the course");
     mysql_query(db->conn, "ROLLBACK");
     *orders_deleted = 0;
     *deleted = 0;
@@ -373,7 +371,7 @@ fail:
 int db_delete_orders(struct db *db, uint64_t *deleted)
 {
     if (mysql_query(db->conn, "DELETE FROM orders") != 0)
-        return fail(db, "cannot delete orders");
+        return db_fail(db, "cannot delete orders");
     *deleted = (uint64_t)mysql_affected_rows(db->conn);
     return 0;
 }
@@ -387,7 +385,7 @@ static int read_numbers(struct db *db, const char *sql, uint64_t *out, size_t nc
 
     *n = 0;
     if (mysql_query(db->conn, sql) != 0 || (res = mysql_store_result(db->conn)) == NULL)
-        return fail(db, what);
+        return db_fail(db, what);
     while ((row = mysql_fetch_row(res)) != NULL && *n < max) {
         for (size_t c = 0; c < ncols; c++) {
             if (parse_u64(row[c], &out[*n * ncols + c]) != 0) {
@@ -501,31 +499,8 @@ int db_orphan_orders(struct db *db, struct order_group *groups, size_t max, size
 
 int db_add_seats(struct db *db, const struct course *courses, size_t n)
 {
-    enum { ROW_MAX = 2 * COURSE_NAME_MAX + 4 * 21 + 16 };
-    char escaped[2 * COURSE_NAME_MAX + 1];
-    size_t cap = 256 + n * ROW_MAX, len;
-    char *sql;
-
-    if (n == 0)
-        return 0;
-    if ((sql = malloc(cap)) == NULL) {
-        snprintf(db->err, sizeof(db->err), "out of memory");
-        return -1;
-    }
-    len = (size_t)snprintf(sql, cap, "INSERT INTO courses (id, name, total, starts_at, ends_at) VALUES ");
-    for (size_t i = 0; i < n; i++) {
-        const struct course *c = &courses[i];
-
-        mysql_real_escape_string(db->conn, escaped, c->name, strlen(c->name));
-        len += (size_t)snprintf(sql + len, cap - len, "%s(%" PRIu64 ", '%s', %" PRIu32 ", %" PRId64 ", %" PRId64 ")",
-                                i ? ", " : "", c->id, escaped, c->total, c->starts_at, c->ends_at);
-    }
-    snprintf(sql + len, cap - len, " ON DUPLICATE KEY UPDATE total = total + VALUES(total),"
-             " starts_at = LEAST(starts_at, VALUES(starts_at)), ends_at = GREATEST(ends_at, VALUES(ends_at))");
-    if (mysql_query(db->conn, sql) != 0) {
-        free(sql);
-        return fail(db, "cannot add seats");
-    }
-    free(sql);
-    return 0;
+    return insert_courses(db, "INSERT", courses, n,
+                          " ON DUPLICATE KEY UPDATE total = total + VALUES(total),"
+                          " starts_at = LEAST(starts_at, VALUES(starts_at)), ends_at = GREATEST(ends_at, VALUES(ends_at))",
+                          "cannot add seats");
 }

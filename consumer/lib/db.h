@@ -31,6 +31,9 @@ enum db_open_flags { DB_EXISTING = 0, DB_CREATE_DATABASE = 1 };
 int db_open(struct db *db, const struct seckill_config *cfg, enum db_open_flags flags);
 void db_close(struct db *db);
 
+/* db->err: what failed, with MariaDB's error and its number. Returns -1. */
+int db_fail(struct db *db, const char *what);
+
 /* CREATE TABLE IF NOT EXISTS courses, orders; *created counts the new ones. */
 int db_create_schema(struct db *db, int *created);
 
