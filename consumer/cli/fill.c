@@ -1,5 +1,16 @@
-/* The benchmark backlog (fill.h). */
-#include "fill.h"
+/* `seckill fill N`: a backlog of N valid orders for the drain benchmark and
+ * the consumer's tests, made the way the nginx module makes them: each one
+ * reserved in Redis by the reserve script (so the consumer's claim succeeds)
+ * and then produced to the order topic by an idempotent producer with
+ * acks=all. A reservation whose delivery fails is released, as the module
+ * does.
+ *
+ * The seats come from bench courses FILL_FIRST_COURSE.. (created when
+ * missing, else given N more seats, in MariaDB and Redis), so the demo
+ * catalogue is left alone and `seckill check` still adds up. Order ids come
+ * from the order id generator of the contract; each order has a user of its
+ * own (user id = order id). */
+#include "cli.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -12,10 +23,12 @@
 #include "catalog.h"
 #include "clock.h"
 #include "keys.h"
-#include "stock.h"
 #include "seckill_order_id.h"
 #include "seckill_scripts.h"
 
+#define FILL_FIRST_COURSE 1001
+#define FILL_MAX_COURSES 100
+#define FILL_MAX_ORDERS 10000000
 #define CHUNK 1000
 #define FLUSH_MS 60000
 /* Orders per reserve or release call: as many as the module's calls take
@@ -34,6 +47,11 @@ struct order {
     uint64_t order_id, course_id, user_id;
     int64_t ts;
     enum delivery delivery;
+};
+
+struct fill_options {
+    uint64_t orders;
+    unsigned courses;           /* the orders are spread over this many */
 };
 
 enum { RESERVE, RELEASE, SCRIPTS };
@@ -357,8 +375,9 @@ static uint64_t release_failed(struct filler *f, struct order *o, size_t n)
     return count;
 }
 
-int fill_run(const struct seckill_config *cfg, struct db *db, struct redis *redis,
-             const struct fill_options *opt, char *err, size_t errlen)
+/* Prints what it did. Returns 0, or -1 with the reason in err. */
+static int fill_run(const struct seckill_config *cfg, struct db *db, struct redis *redis,
+                    const struct fill_options *opt, char *err, size_t errlen)
 {
     struct filler f = {
         .cfg = cfg, .db = db, .redis = redis, .err = err, .errlen = errlen,
@@ -420,4 +439,41 @@ done:
         rd_kafka_destroy(f.rk);
     free(orders);
     return rc;
+}
+
+int cmd_fill(struct session *s)
+{
+    struct fill_options opt = { 0, CATALOG_DEMO_COURSES };
+    char err[4096];
+    int have_n = 0;
+
+    for (int i = 0; i < s->argc; i++) {
+        uint64_t v;
+
+        if (strcmp(s->argv[i], "--courses") == 0 && i + 1 < s->argc) {
+            if (cli_parse_count(s->argv[++i], 1, FILL_MAX_COURSES, &v) != 0) {
+                fprintf(stderr, "seckill: fill: --courses '%s': want 1 to %d\n", s->argv[i], FILL_MAX_COURSES);
+                return EXIT_USAGE;
+            }
+            opt.courses = (unsigned)v;
+        } else if (!have_n && cli_parse_count(s->argv[i], 1, FILL_MAX_ORDERS, &v) == 0) {
+            opt.orders = v;
+            have_n = 1;
+        } else {
+            fprintf(stderr, "seckill: fill: unexpected argument '%s' (want N from 1 to %d, --courses K)\n",
+                    s->argv[i], FILL_MAX_ORDERS);
+            return EXIT_USAGE;
+        }
+    }
+    if (!have_n) {
+        fprintf(stderr, "seckill: fill: how many orders? usage: seckill fill N [--courses K]\n");
+        return EXIT_USAGE;
+    }
+    if (cli_open_db(s, DB_EXISTING) != 0 || cli_open_redis(s) != 0)
+        return EXIT_RUNTIME;
+    if (fill_run(&s->cfg, &s->db, &s->redis, &opt, err, sizeof(err)) != 0) {
+        cli_error(err);
+        return EXIT_RUNTIME;
+    }
+    return 0;
 }
