@@ -69,8 +69,8 @@ static const char usage_text[] =
     "  -v, --verbose     log every batch (debug level)\n"
     "  -h, --help        this help\n"
     "\n"
-    "Exit status: 0 stopped by a signal, 1 failed to start (the message says why),\n"
-    "2 usage error.\n";
+    "Exit status: 0 stopped by a signal, 1 failed (the message says why), 2 usage\n"
+    "error.\n";
 
 static volatile sig_atomic_t stop_signals;
 static volatile sig_atomic_t reopen_log;
@@ -88,6 +88,16 @@ struct counts {
     uint64_t events, claimed, new_rows, dropped, dead, batches;
 };
 
+/* Two batches, and a batch changes hands at one place, hand_over():
+ *
+ *   message --take()--> filling --hand_over()--> in hand --stages--> done
+ *
+ * Messages always go into the filling batch. When it is due (full or old
+ * enough) and nothing is in hand, it becomes the batch in hand, which goes
+ * through its stages, attempt after attempt, until it is done; only then
+ * may the next one be handed over. Entries leave a batch otherwise only
+ * when their partitions are revoked, or all of them on a second stop
+ * signal or an error, and never with a commit. */
 struct daemon {
     struct seckill_config cfg;
     struct source src;
@@ -95,8 +105,11 @@ struct daemon {
     struct arbiter arbiter;
     struct metrics metrics; /* the metrics file (metrics.h) */
     struct sweeper sweeper; /* orphaned reservations (sweeper.h) */
-    struct batch cur;       /* filling, then flushing */
-    struct batch held;      /* arrived while cur was being retried */
+    struct batch filling;   /* what comes in */
+    struct batch in_hand;   /* going through its stages */
+    unsigned retries;       /* failed attempts at the batch in hand */
+    int64_t handed_at;      /* monotonic ms: when it was handed over */
+    int64_t retry_at;       /* monotonic ms of its next attempt */
     const char *why;        /* the error of the last failed stage */
     struct counts total, window;
     int64_t window_start;
@@ -124,34 +137,48 @@ static void add_counts(struct counts *to, const struct counts *c)
     to->batches += c->batches;
 }
 
-/* A message into the batch: an order, or a dead letter with the reason. */
-static void take(struct daemon *d, struct batch *into, rd_kafka_message_t *m)
+/* A message into the filling batch: an order, or a dead letter with the
+ * reason. Returns -1 when out of memory. */
+static int take(struct daemon *d, rd_kafka_message_t *m)
 {
     struct order_event ev;
     char why[EVENT_REASON_MAX];
-    int rc;
 
     if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
             log_warn("kafka: %s%s%s", m->rkt ? rd_kafka_topic_name(m->rkt) : "",
                      m->rkt ? ": " : "", rd_kafka_message_errstr(m));
-        return;
+        return 0;
     }
     if (event_parse(m->key, m->key_len, m->payload, m->len, &ev, why) == 0) {
         sweeper_observe(&d->sweeper, ev.course_id, m->partition);
-        rc = batch_add_order(into, m->partition, m->offset, &ev, mono_ms());
-    } else {
-        log_warn("%s[%" PRId32 "] offset %" PRId64 ": malformed event, to %s: %s",
-                 rd_kafka_topic_name(m->rkt), m->partition, m->offset, d->cfg.dlq_topic, why);
-        rc = batch_add_dead(into, m->partition, m->offset, m->key, m->key_len,
-                            m->payload, m->len, why, mono_ms());
+        return batch_add_order(&d->filling, m->partition, m->offset, &ev, mono_ms());
     }
-    if (rc != 0) {
-        /* Going on would commit this message's offset with a later one. */
-        log_error("out of memory holding a batch of %zu events; exiting (nothing is lost: "
-                  "the uncommitted events are delivered again)", into->n);
-        exit(EXIT_RUNTIME);
-    }
+    log_warn("%s[%" PRId32 "] offset %" PRId64 ": malformed event, to %s: %s",
+             rd_kafka_topic_name(m->rkt), m->partition, m->offset, d->cfg.dlq_topic, why);
+    return batch_add_dead(&d->filling, m->partition, m->offset, m->key, m->key_len,
+                          m->payload, m->len, why, mono_ms());
+}
+
+/* The filling batch becomes the batch in hand, due for its first attempt
+ * now. Only when nothing is in hand: the one before is done. */
+static void hand_over(struct daemon *d, int64_t now)
+{
+    batch_swap(&d->in_hand, &d->filling);
+    d->retries = 0;
+    d->handed_at = now;
+    d->retry_at = now;
+}
+
+/* Lets go of everything batched, committing nothing: whoever owns the
+ * partitions next gets the events again. Returns how many went. */
+static size_t let_go(struct daemon *d)
+{
+    size_t n = d->in_hand.n + d->filling.n;
+
+    batch_clear(&d->in_hand);
+    batch_clear(&d->filling);
+    return n;
 }
 
 static void log_dropped(const struct batch *b)
@@ -166,11 +193,11 @@ static void log_dropped(const struct batch *b)
     }
 }
 
-/* One attempt at the stages the batch has left. Returns 0 when it is done
- * (and cleared), -1 with d->why set. */
+/* One attempt at the stages the batch in hand has left. Returns 0 when it
+ * is done (and cleared), -1 with d->why set. */
 static int flush_once(struct daemon *d)
 {
-    struct batch *b = &d->cur;
+    struct batch *b = &d->in_hand;
     struct counts c = { 0 };
     int64_t spent[STAGE_DONE] = { 0 };
     size_t gone;
@@ -245,93 +272,72 @@ static int flush_once(struct daemon *d)
     return 0;
 }
 
-/* Polls while a failed batch waits for its retry: heartbeats and rebalances
- * go on, and what still comes in despite the pause is held for later. */
-static void wait_polling(struct daemon *d, unsigned ms)
+/* An attempt at the batch in hand. A failure pauses consumption (the batch
+ * holds the partitions' next offsets) and sets the next attempt after the
+ * backoff; consumption resumes in run() once the batch is done. */
+static void attempt(struct daemon *d)
 {
-    int64_t deadline = mono_ms() + ms, left;
+    unsigned delay;
 
-    while (d->cur.n > 0 && stop_signals < 2 && (left = deadline - mono_ms()) > 0) {
-        rd_kafka_message_t *m = source_poll(&d->src, left < IDLE_POLL_MS ? (int)left : IDLE_POLL_MS);
-
-        if (m != NULL) {
-            take(d, &d->held, m);
-            rd_kafka_message_destroy(m);
-            /* Partitions assigned meanwhile are paused already; this covers
-             * anything fetched before a pause took effect. */
-            source_pause(&d->src);
-        }
-        /* An outage is when the lag and the pause matter most. */
-        metrics_tick(&d->metrics, &d->src, mono_ms());
+    if (flush_once(d) == 0)
+        return;
+    if (!d->src.paused) {
+        source_pause(&d->src);
+        log_warn("pausing consumption: a batch of %zu events failed at stage %s",
+                 d->in_hand.n, stage_names[d->in_hand.stage]);
     }
+    delay = backoff_ms(d->retries);
+    log_warn("%s; retry %u in %u ms (%zu events waiting, no offset committed)",
+             d->why, d->retries + 1, delay, d->in_hand.n + d->filling.n);
+    d->retries++;
+    d->retry_at = mono_ms() + delay;
 }
 
-/* Gets the batch in hand through, however long it takes; returns early only
- * on a second stop signal, abandoning it. */
-static void flush(struct daemon *d)
+/* Kafka's turn: heartbeats, rebalances (on_revoke() runs in here) and at
+ * most one message, into the filling batch. Returns -1 when it could not
+ * be held. */
+static int poll_once(struct daemon *d, int timeout_ms)
 {
-    unsigned attempt = 0;
-    int64_t started = mono_ms();
-    int told_stop = 0;
+    rd_kafka_message_t *m = source_poll(&d->src, timeout_ms);
+    int rc;
 
-    while (d->cur.n > 0 && flush_once(d) != 0) {
-        unsigned delay;
-
-        if (stop_signals >= 2) {
-            log_warn("second stop signal: abandoning a batch of %zu events at stage %s; "
-                     "their offsets are not committed, so they are delivered again",
-                     d->cur.n, stage_names[d->cur.stage]);
-            batch_clear(&d->cur);
-            batch_clear(&d->held);
-            return;
-        }
-        if (stop_signals == 1 && !told_stop) {
-            log_info("stop signal: finishing the batch in hand first (a second signal abandons it)");
-            told_stop = 1;
-        }
-        if (!d->src.paused) {
-            source_pause(&d->src);
-            log_warn("pausing consumption: a batch of %zu events failed at stage %s",
-                     d->cur.n, stage_names[d->cur.stage]);
-        }
-        delay = backoff_ms(attempt);
-        log_warn("%s; retry %u in %u ms (%zu events waiting, no offset committed)",
-                 d->why, attempt + 1, delay, d->cur.n + d->held.n);
-        attempt++;
-        wait_polling(d, delay);
-    }
-    if (d->src.paused) {
-        source_resume(&d->src);
-        log_info("resuming consumption: the batch went through after %u retries in %.1f s",
-                 attempt, (double)(mono_ms() - started) / 1000);
-    }
-    /* What arrived during the retries is next. */
-    batch_swap(&d->cur, &d->held);
+    if (m == NULL)
+        return 0;
+    rc = take(d, m);
+    rd_kafka_message_destroy(m);
+    /* Paused: the batch in hand is failing. Partitions assigned meanwhile
+     * are paused already; this covers anything fetched before a pause took
+     * effect. */
+    if (d->src.paused)
+        source_pause(&d->src);
+    return rc;
 }
 
-/* The consumer is about to lose these partitions: get the batch in hand
- * through while they are ours, else forget their events without committing
- * anything, so that their next owner gets them again. */
+/* The consumer is about to lose these partitions (called from inside
+ * source_poll(), before they go): get what is batched through while they
+ * are ours, else forget their events without committing anything, so that
+ * their next owner gets them again. Only one attempt: the rebalance waits
+ * for us. */
 static void on_revoke(void *opaque, const int32_t *partitions, size_t n, int lost)
 {
     struct daemon *d = opaque;
     size_t dropped;
 
-    if (d->cur.n > 0 && stop_signals < 2 && flush_once(d) != 0)
-        log_warn("rebalance: the batch in hand failed at stage %s: %s", stage_names[d->cur.stage], d->why);
-    if (n == 0 && lost) {
-        dropped = d->cur.n + d->held.n;
-        batch_clear(&d->cur);
-        batch_clear(&d->held);
-    } else {
-        dropped = batch_drop_partitions(&d->cur, partitions, n)
-                + batch_drop_partitions(&d->held, partitions, n);
+    if (stop_signals < 2) {
+        if (d->in_hand.n == 0 && d->filling.n > 0)
+            hand_over(d, mono_ms());
+        if (d->in_hand.n > 0 && flush_once(d) != 0)
+            log_warn("rebalance: the batch in hand failed at stage %s: %s",
+                     stage_names[d->in_hand.stage], d->why);
     }
+    if (n == 0 && lost)
+        dropped = let_go(d);
+    else
+        dropped = batch_drop_partitions(&d->in_hand, partitions, n)
+                + batch_drop_partitions(&d->filling, partitions, n);
     if (dropped > 0)
         log_warn("rebalance: let go of %zu event(s) of the revoked partitions, offsets not "
                  "committed: their next owner gets them again", dropped);
-    if (d->cur.n == 0)
-        batch_swap(&d->cur, &d->held);
 }
 
 static void report(struct daemon *d, int64_t now, int force)
@@ -362,31 +368,76 @@ static void reopen(void)
         log_info("log file reopened");
 }
 
-static void run(struct daemon *d)
+/* The daemon's loop. Each turn does the first of these that applies (the
+ * stop column counts stop signals; a second one leaves the loop at once):
+ *
+ *   batch in hand      filling batch   stop   action
+ *   its attempt due    any             0, 1   attempt()
+ *   waiting to retry   any             0, 1   poll until the retry is due
+ *   none               due             0      hand_over()
+ *   none               not empty       1      hand_over(): finish it first
+ *   none               empty           1      leave the loop
+ *   none               empty           0      sweep, when one is due
+ *   none               not due         0      poll until it is due
+ *
+ * Returns 0, or EXIT_RUNTIME when a message could not be held: everything
+ * batched is let go then, since going on would commit a later offset of
+ * its partition and skip it. */
+static int run(struct daemon *d)
 {
+    int told_stop = 0;
+
     d->window_start = mono_ms();
-    while (!stop_signals) {
-        int64_t now = mono_ms();
-        rd_kafka_message_t *m;
+    while (stop_signals < 2) {
+        int64_t now = mono_ms(), wait;
+        int polled = 0;
 
         if (reopen_log)
             reopen();
-        if (batch_due(&d->cur, now)) {
-            flush(d);
-        } else if (d->cur.n == 0 && sweeper_due(&d->sweeper, now)) {
+        if (stop_signals && !told_stop) {
+            log_info("stop signal: %s", d->in_hand.n + d->filling.n > 0
+                     ? "finishing the batch in hand (a second signal abandons it)" : "leaving the group");
+            told_stop = 1;
+        }
+        if (d->in_hand.n == 0 && d->src.paused) {
+            source_resume(&d->src);
+            log_info("resuming consumption: the batch in hand is done after %u retries in %.1f s",
+                     d->retries, (double)(now - d->handed_at) / 1000);
+        }
+        if (d->in_hand.n > 0 && now >= d->retry_at) {
+            attempt(d);
+        } else if (d->in_hand.n > 0) {
+            wait = d->retry_at - now;
+            polled = poll_once(d, wait < IDLE_POLL_MS ? (int)wait : IDLE_POLL_MS);
+        } else if (d->filling.n > 0 && (stop_signals || batch_due(&d->filling, now))) {
+            hand_over(d, now);
+        } else if (stop_signals) {
+            break;
+        } else if (d->filling.n == 0 && sweeper_due(&d->sweeper, now)) {
             /* Between batches: a sweep's round trips delay no order. */
             sweeper_run(&d->sweeper, d->src.consumer, now);
-        } else if ((m = source_poll(&d->src, batch_wait_ms(&d->cur, now, IDLE_POLL_MS))) != NULL) {
-            take(d, &d->cur, m);
-            rd_kafka_message_destroy(m);
+        } else {
+            polled = poll_once(d, batch_wait_ms(&d->filling, now, IDLE_POLL_MS));
+        }
+        if (polled != 0) {
+            log_error("out of memory holding a batch of %zu events; exiting (nothing is lost: "
+                      "the uncommitted events are delivered again)", d->filling.n);
+            let_go(d);
+            return EXIT_RUNTIME;
         }
         report(d, now, 0);
+        /* Also while a batch is retried: an outage is when the lag and the
+         * pause matter most. */
         metrics_tick(&d->metrics, &d->src, now);
     }
-    log_info("stop signal: %s", d->cur.n + d->held.n > 0 ? "finishing the batch in hand" : "leaving the group");
-    while (d->cur.n > 0 && stop_signals < 2)
-        flush(d);
+    if (d->in_hand.n + d->filling.n > 0)
+        log_warn("second stop signal: abandoning %zu event(s)%s%s; their offsets are not "
+                 "committed, so they are delivered again", d->in_hand.n + d->filling.n,
+                 d->in_hand.n > 0 ? ", the batch in hand at stage " : "",
+                 d->in_hand.n > 0 ? stage_names[d->in_hand.stage] : "");
+    let_go(d);
     report(d, mono_ms(), 1);
+    return 0;
 }
 
 static int write_pid_file(const char *path)
@@ -438,7 +489,7 @@ int main(int argc, char **argv)
     static struct daemon d;     /* large: not on the stack */
     const char *conf_path = NULL, *log_file = NULL, *pid_file = NULL;
     char err[PATH_MAX + 512];
-    int opt, to_stderr = 0, verbose = 0;
+    int opt, to_stderr = 0, verbose = 0, rc;
     struct sigaction sa;
 
     opterr = 0;
@@ -491,8 +542,8 @@ int main(int argc, char **argv)
         log_error("cannot initialise the MariaDB client library");
         return EXIT_RUNTIME;
     }
-    batch_init(&d.cur, (size_t)d.cfg.batch_size, d.cfg.batch_ms);
-    batch_init(&d.held, (size_t)d.cfg.batch_size, d.cfg.batch_ms);
+    batch_init(&d.filling, (size_t)d.cfg.batch_size, d.cfg.batch_ms);
+    batch_init(&d.in_hand, (size_t)d.cfg.batch_size, d.cfg.batch_ms);
     sink_init(&d.sink, &d.cfg);
     arbiter_init(&d.arbiter, &d.cfg);
     if (source_open(&d.src, &d.cfg, on_revoke, &d) != 0) {
@@ -513,7 +564,7 @@ int main(int argc, char **argv)
         log_info("sweeper: off (sweep_interval_ms = 0)");
 
     metrics_init(&d.metrics, d.cfg.stats_file, &d.cfg);
-    run(&d);
+    rc = run(&d);
     metrics_write(&d.metrics, &d.src);
     metrics_close(&d.metrics);
 
@@ -521,8 +572,8 @@ int main(int argc, char **argv)
     source_close(&d.src);
     sink_close(&d.sink);
     arbiter_close(&d.arbiter);
-    batch_free(&d.cur);
-    batch_free(&d.held);
+    batch_free(&d.filling);
+    batch_free(&d.in_hand);
     mysql_library_end();
     log_info("stopped: %" PRIu64 " events, %" PRIu64 " orders persisted (%" PRIu64 " new rows), %" PRIu64
              " dropped, %" PRIu64 " dead letters, %" PRIu64 " orphans swept", d.total.events,
@@ -530,5 +581,5 @@ int main(int argc, char **argv)
     if (pid_file != NULL)
         remove_pid_file(pid_file);
     log_close();
-    return 0;
+    return rc;
 }
