@@ -1,4 +1,4 @@
-/* Signed purchase URLs for nginx's secure_link (signurl.h). MD5 is
+/* Signed purchase URLs for nginx's secure_link (secure_link.h). MD5 is
  * secure_link_md5's choice, not ours: it comes from OpenSSL's libcrypto. */
 #include "secure_link.h"
 
@@ -9,7 +9,7 @@
 
 #include <openssl/evp.h>
 
-void signurl_base64url(const unsigned char *in, size_t n, char *out)
+void secure_link_base64url(const unsigned char *in, size_t n, char *out)
 {
     static const char alphabet[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -36,12 +36,12 @@ void signurl_base64url(const unsigned char *in, size_t n, char *out)
     *out = '\0';
 }
 
-int signurl_make(const char *uri, int64_t expires, const char *secret,
-                 char *out, size_t size)
+int secure_link_url(const char *uri, int64_t expires, const char *secret,
+                    char *out, size_t size)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    char sig[SIGNURL_SIG_LEN + 1];
+    char sig[SECURE_LINK_SIG_LEN + 1];
     char *text;
     size_t len = strlen(uri) + strlen(secret) + 24;
     int n, ok;
@@ -53,7 +53,7 @@ int signurl_make(const char *uri, int64_t expires, const char *secret,
     free(text);
     if (!ok)
         return -1;
-    signurl_base64url(md, mdlen, sig);
+    secure_link_base64url(md, mdlen, sig);
     n = snprintf(out, size, "%s?sig=%s&expires=%" PRId64, uri, sig, expires);
     return n < 0 || (size_t)n >= size ? -1 : 0;
 }

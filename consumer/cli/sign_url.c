@@ -18,7 +18,7 @@ int cmd_sign_url(struct session *s)
     uint64_t ids[2];
     int64_t ttl = SIGN_URL_TTL_MS, expires;
     int nids = 0;
-    char uri[64], url[sizeof(uri) + SIGNURL_SIG_LEN + 48];
+    char uri[64], url[sizeof(uri) + SECURE_LINK_SIG_LEN + 48];
 
     for (int i = 0; i < s->argc; i++) {
         const char *a = s->argv[i];
@@ -57,7 +57,7 @@ int cmd_sign_url(struct session *s)
     /* Rounded up: the link lives at least as long as asked. */
     expires = (now_ms() + ttl + 999) / 1000;
     snprintf(uri, sizeof(uri), "/api/seckill/%" PRIu64 "/%" PRIu64, ids[0], ids[1]);
-    if (signurl_make(uri, expires, secret, url, sizeof(url)) != 0) {
+    if (secure_link_url(uri, expires, secret, url, sizeof(url)) != 0) {
         cli_error("sign-url: cannot compute the MD5 signature (OpenSSL's libcrypto refused MD5)");
         return EXIT_RUNTIME;
     }

@@ -4,7 +4,7 @@
  * are grouped into Redis script calls, and the one INSERT that writes them.
  *
  * A batch moves through the stages of batch_stage in order; each stage can be
- * retried after a failure because each is idempotent (see daemon.c). */
+ * retried after a failure because each is idempotent (see main.c). */
 #ifndef SECKILL_BATCH_H
 #define SECKILL_BATCH_H
 
@@ -106,7 +106,7 @@ struct partition_offset *batch_offsets(const struct batch *b, size_t *n);
 
 size_t batch_count(const struct batch *b, enum entry_kind kind, enum verdict verdict);
 
-/* Which orders a Redis script takes (status.c): claim every order, confirm
+/* Which orders a Redis script takes (arbiter.c): claim every order, confirm
  * the claimed ones. */
 enum batch_select {
     SELECT_ORDERS,

@@ -1,4 +1,4 @@
-/* The sweeper's rules (sweep.h). */
+/* The sweeper's rules (sweep_rules.h). */
 #include "sweep_rules.h"
 
 #include <errno.h>

@@ -4,8 +4,8 @@
  * and when the daemon may trust that mapping.
  *
  * Why a sweep is safe is explained in sweeper.h. */
-#ifndef SECKILL_SWEEP_H
-#define SECKILL_SWEEP_H
+#ifndef SECKILL_SWEEP_RULES_H
+#define SECKILL_SWEEP_RULES_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -37,7 +37,7 @@
  *     every such event of every reservation older than the cutoff. The
  *     committed offset is read after the watermark; the daemon commits an
  *     offset only after the claim, insert and confirm of everything below
- *     it (daemon.c), by whichever consumer of the group: committed >= high
+ *     it (main.c), by whichever consumer of the group: committed >= high
  *     means the event, if it is in the log, was claimed, and the key is no
  *     longer `pending`. RELEASE then answers "confirmed" and changes
  *     nothing.
@@ -91,7 +91,7 @@ int sweeper_due(const struct sweeper *sw, int64_t mono_now_ms);
 void sweeper_run(struct sweeper *sw, rd_kafka_t *rk, int64_t mono_now_ms);
 
 /* An order event of course_id consumed from partition: checks the producers'
- * partitioner (sweep.h). */
+ * partitioner (sweep_rules.h). */
 void sweeper_observe(struct sweeper *sw, uint64_t course_id, int32_t partition);
 
 void sweeper_close(struct sweeper *sw);

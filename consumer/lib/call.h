@@ -1,11 +1,10 @@
 /* One call of an arbiter script (protocol/seckill_scripts.h) as hiredis
  * sends it: n orders of one course in the layout all four scripts share
  * (course hash, pending hash, each order's status key; each order's user id
- * and order id; reserve's clock last). The status updater (claim, confirm),
- * the sweeper (release) and `seckill fill` (reserve, release) build their
- * calls here, after grouping their orders by course with
- * course_orders_sort() and course_run(). Pure: the caller queues c->argv
- * with redisAppendCommandArgv(). */
+ * and order id; reserve's clock last). The daemon's arbiter (claim, confirm),
+ * its sweeper (release) and `seckill fill` (reserve, release) have their
+ * calls laid out here by redis_run_calls() (redis.h), after grouping their
+ * orders by course with course_orders_sort(). Pure: no Redis in here. */
 #ifndef SECKILL_CALL_H
 #define SECKILL_CALL_H
 
