@@ -1,5 +1,6 @@
-/* The orphan sweeper (sweeper.h): hiredis for Redis, the daemon's consumer
- * handle for Kafka's watermarks and the group's committed offsets. */
+/* The orphan sweeper (sweeper.h): its own Redis connection, and the
+ * daemon's consumer handle for Kafka's watermarks and the group's committed
+ * offsets. */
 #include "sweeper.h"
 
 #include <inttypes.h>

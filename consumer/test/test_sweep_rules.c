@@ -1,4 +1,4 @@
-/* The orphan sweeper's rules (sweep.c) and its configuration keys. */
+/* The orphan sweeper's rules (sweep_rules.c) and its configuration keys. */
 #include <stdio.h>
 
 #include "config.h"
