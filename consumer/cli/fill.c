@@ -22,6 +22,7 @@
 #include "call.h"
 #include "catalog.h"
 #include "clock.h"
+#include "event.h"
 #include "keys.h"
 #include "seckill_order_id.h"
 #include "seckill_scripts.h"
@@ -44,8 +45,7 @@ enum delivery {
 };
 
 struct order {
-    uint64_t order_id, course_id, user_id;
-    int64_t ts;
+    struct order_event ev;
     enum delivery delivery;
 };
 
@@ -214,16 +214,13 @@ static int make_producer(struct filler *f)
 
 static int produce(struct filler *f, struct order *o)
 {
-    char key[24], value[160];
-    int klen = snprintf(key, sizeof(key), "%" PRIu64, o->course_id);
-    int vlen = snprintf(value, sizeof(value),
-                        "{\"order_id\":%" PRIu64 ",\"course_id\":%" PRIu64 ",\"user_id\":%" PRIu64 ",\"ts\":%" PRId64 "}",
-                        o->order_id, o->course_id, o->user_id, o->ts);
+    struct event_message m;
 
+    event_format(&o->ev, &m);
     for (;;) {
         rd_kafka_resp_err_t err = rd_kafka_producev(f->rk, RD_KAFKA_V_TOPIC(f->cfg->topic),
-                                                    RD_KAFKA_V_KEY(key, (size_t)klen),
-                                                    RD_KAFKA_V_VALUE(value, (size_t)vlen),
+                                                    RD_KAFKA_V_KEY(m.key, m.key_len),
+                                                    RD_KAFKA_V_VALUE(m.value, m.value_len),
                                                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                                     RD_KAFKA_V_OPAQUE(o), RD_KAFKA_V_END);
 
@@ -245,7 +242,7 @@ static size_t by_course(const struct order *o, size_t n, int (*want)(const struc
     for (size_t i = 0; i < n; i++) {
         if (want != NULL && !want(&o[i]))
             continue;
-        by[kept].course_id = o[i].course_id;
+        by[kept].course_id = o[i].ev.course_id;
         by[kept].entry = i;
         kept++;
     }
@@ -268,8 +265,8 @@ static void order_of(void *arg, size_t entry, uint64_t *user_id, uint64_t *order
 {
     const struct chunk *ch = arg;
 
-    *user_id = ch->o[entry].user_id;
-    *order_id = ch->o[entry].order_id;
+    *user_id = ch->o[entry].ev.user_id;
+    *order_id = ch->o[entry].ev.order_id;
 }
 
 static int answer_orders(void *arg, struct redis *r, const struct course_order *run, size_t len,
@@ -306,7 +303,7 @@ static void reserve_answer(struct chunk *ch, struct order *o, const redisReply *
     }
     o->delivery = REFUSED;
     if (*ch->count == 0)
-        fprintf(stderr, "seckill: fill: order %" PRIu64 " not reserved: %s\n", o->order_id,
+        fprintf(stderr, "seckill: fill: order %" PRIu64 " not reserved: %s\n", o->ev.order_id,
                 v->type == REDIS_REPLY_ARRAY && v->elements > 0 ? v->element[0]->str
                 : v->type == REDIS_REPLY_ERROR ? v->str : "unexpected reply");
     (*ch->count)++;
@@ -327,7 +324,7 @@ static int reserve_chunk(struct filler *f, struct order *o, size_t n, uint64_t *
     /* The reserve script's clock for the whole chunk: the events say when
      * their orders were reserved, as the module's do. */
     for (size_t i = 0; i < n; i++)
-        o[i].ts = now;
+        o[i].ev.ts = now;
     by_course(o, n, NULL, by);
     rc = redis_run_calls(f->redis, &calls, by, n);
     rd_kafka_poll(f->rk, 0);
@@ -403,10 +400,10 @@ static int fill_run(const struct seckill_config *cfg, struct db *db, struct redi
     for (uint64_t i = 0; i < opt->orders; i++) {
         struct order *o = &orders[i];
 
-        if (next_order_id(&f, &o->order_id) != 0)
+        if (next_order_id(&f, &o->ev.order_id) != 0)
             goto done;
-        o->course_id = FILL_FIRST_COURSE + i % opt->courses;
-        o->user_id = o->order_id;
+        o->ev.course_id = FILL_FIRST_COURSE + i % opt->courses;
+        o->ev.user_id = o->ev.order_id;
     }
     for (uint64_t i = 0; i < opt->orders; i += CHUNK) {
         size_t n = opt->orders - i < CHUNK ? (size_t)(opt->orders - i) : CHUNK;

@@ -1,4 +1,5 @@
-/* Parsing and checking order events (event.h) with yajl's tree API. */
+/* Writing order events, and parsing and checking them with yajl's tree API
+ * (event.h). */
 #include "event.h"
 
 #include <inttypes.h>
@@ -93,6 +94,15 @@ static int check_object(yajl_val root, struct order_event *ev, char *why)
     ev->user_id = got[F_USER];
     ev->ts = (int64_t)got[F_TS];
     return 0;
+}
+
+void event_format(const struct order_event *ev, struct event_message *m)
+{
+    m->key_len = (size_t)snprintf(m->key, sizeof(m->key), "%" PRIu64, ev->course_id);
+    m->value_len = (size_t)snprintf(m->value, sizeof(m->value),
+                                    "{\"order_id\":%" PRIu64 ",\"course_id\":%" PRIu64
+                                    ",\"user_id\":%" PRIu64 ",\"ts\":%" PRId64 "}",
+                                    ev->order_id, ev->course_id, ev->user_id, ev->ts);
 }
 
 int event_parse(const void *key, size_t key_len, const void *value,

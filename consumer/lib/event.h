@@ -1,5 +1,6 @@
-/* The order event the nginx module produces to Kafka, and the checks that
- * decide whether a message is one: the value is a JSON object
+/* The order event the nginx module produces to Kafka (and `seckill fill`,
+ * as the module does), and the checks by which the daemon decides whether a
+ * message is one: the value is a JSON object
  *   {"order_id":N,"course_id":N,"user_id":N,"ts":N}
  * of integers (ids from 1 to 2^53-1, ts in Unix ms), keyed by the course id
  * as a decimal string. Anything else goes to the dead-letter topic with the
@@ -22,6 +23,16 @@ struct order_event {
     uint64_t user_id;
     int64_t ts;
 };
+
+/* An order event as Kafka carries it. */
+struct event_message {
+    char key[24];           /* the course id in decimal */
+    char value[160];        /* the JSON object */
+    size_t key_len, value_len;
+};
+
+/* Writes ev as the nginx module produces it. */
+void event_format(const struct order_event *ev, struct event_message *m);
 
 /* Parses the message's key and value. Returns 0 with *ev set, or -1 with
  * the reason (one line, quoting the offending field) in why. key may be
