@@ -21,7 +21,6 @@
  * the group, exit 0; a second one abandons the batch (its offsets are not
  * committed: it is delivered again). SIGHUP reopens the log file. */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>

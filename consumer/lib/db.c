@@ -401,10 +401,10 @@ static int read_numbers(struct db *db, const char *sql, uint64_t *out, size_t nc
     return 0;
 }
 
-int db_orders_page(struct db *db, uint64_t after, struct order_row *rows,
-                   size_t max, size_t *n)
+/* Up to max order rows that sql selects as (order_id, course_id, user_id). */
+static int read_orders(struct db *db, const char *sql, struct order_row *rows,
+                       size_t max, size_t *n, const char *what)
 {
-    char sql[160];
     uint64_t *cells = malloc((max ? max : 1) * 3 * sizeof(*cells));
     int rc;
 
@@ -412,9 +412,7 @@ int db_orders_page(struct db *db, uint64_t after, struct order_row *rows,
         snprintf(db->err, sizeof(db->err), "out of memory");
         return -1;
     }
-    snprintf(sql, sizeof(sql), "SELECT order_id, course_id, user_id FROM orders"
-             " WHERE order_id > %" PRIu64 " ORDER BY order_id LIMIT %zu", after, max);
-    rc = read_numbers(db, sql, cells, 3, max, n, "cannot read orders");
+    rc = read_numbers(db, sql, cells, 3, max, n, what);
     for (size_t i = 0; rc == 0 && i < *n; i++) {
         rows[i].order_id = cells[3 * i];
         rows[i].course_id = cells[3 * i + 1];
@@ -424,22 +422,27 @@ int db_orders_page(struct db *db, uint64_t after, struct order_row *rows,
     return rc;
 }
 
+int db_orders_page(struct db *db, uint64_t after, struct order_row *rows,
+                   size_t max, size_t *n)
+{
+    char sql[160];
+
+    snprintf(sql, sizeof(sql), "SELECT order_id, course_id, user_id FROM orders"
+             " WHERE order_id > %" PRIu64 " ORDER BY order_id LIMIT %zu", after, max);
+    return read_orders(db, sql, rows, max, n, "cannot read orders");
+}
+
 int db_find_orders(struct db *db, const uint64_t *ids, size_t n,
                    struct order_row *found, size_t *nfound)
 {
     size_t cap = 96 + n * 22, len;
     char *sql;
-    uint64_t *cells;
     int rc;
 
     *nfound = 0;
     if (n == 0)
         return 0;
-    sql = malloc(cap);
-    cells = malloc(n * 3 * sizeof(*cells));
-    if (sql == NULL || cells == NULL) {
-        free(sql);
-        free(cells);
+    if ((sql = malloc(cap)) == NULL) {
         snprintf(db->err, sizeof(db->err), "out of memory");
         return -1;
     }
@@ -447,14 +450,8 @@ int db_find_orders(struct db *db, const uint64_t *ids, size_t n,
     for (size_t i = 0; i < n; i++)
         len += (size_t)snprintf(sql + len, cap - len, "%s%" PRIu64, i ? "," : "", ids[i]);
     snprintf(sql + len, cap - len, ")");
-    rc = read_numbers(db, sql, cells, 3, n, nfound, "cannot look orders up");
-    for (size_t i = 0; rc == 0 && i < *nfound; i++) {
-        found[i].order_id = cells[3 * i];
-        found[i].course_id = cells[3 * i + 1];
-        found[i].user_id = cells[3 * i + 2];
-    }
+    rc = read_orders(db, sql, found, n, nfound, "cannot look orders up");
     free(sql);
-    free(cells);
     return rc;
 }
 
