@@ -376,50 +376,51 @@ int db_delete_orders(struct db *db, uint64_t *deleted)
     return 0;
 }
 
-/* Reads rows of numbers into out, ncols per row; n counts the rows. */
-static int read_numbers(struct db *db, const char *sql, uint64_t *out, size_t ncols,
-                        size_t max, size_t *n, const char *what)
+/* Reads up to max rows of three numbers, each handed to put() as row i of
+ * rows; n counts them. */
+static int read_triples(struct db *db, const char *sql, size_t max, size_t *n, const char *what,
+                        void (*put)(void *rows, size_t i, const uint64_t v[3]), void *rows)
 {
     MYSQL_RES *res;
     MYSQL_ROW row;
+    uint64_t v[3];
 
     *n = 0;
     if (mysql_query(db->conn, sql) != 0 || (res = mysql_store_result(db->conn)) == NULL)
         return db_fail(db, what);
     while ((row = mysql_fetch_row(res)) != NULL && *n < max) {
-        for (size_t c = 0; c < ncols; c++) {
-            if (parse_u64(row[c], &out[*n * ncols + c]) != 0) {
+        for (size_t c = 0; c < 3; c++) {
+            if (parse_u64(row[c], &v[c]) != 0) {
                 snprintf(db->err, sizeof(db->err), "MariaDB at %s: %s: not a number in the answer",
                          db->addr, what);
                 mysql_free_result(res);
                 return -1;
             }
         }
-        (*n)++;
+        put(rows, (*n)++, v);
     }
     mysql_free_result(res);
     return 0;
 }
 
-/* Up to max order rows that sql selects as (order_id, course_id, user_id). */
-static int read_orders(struct db *db, const char *sql, struct order_row *rows,
-                       size_t max, size_t *n, const char *what)
+/* (order_id, course_id, user_id) */
+static void put_order(void *rows, size_t i, const uint64_t v[3])
 {
-    uint64_t *cells = malloc((max ? max : 1) * 3 * sizeof(*cells));
-    int rc;
+    struct order_row *r = (struct order_row *)rows + i;
 
-    if (cells == NULL) {
-        snprintf(db->err, sizeof(db->err), "out of memory");
-        return -1;
-    }
-    rc = read_numbers(db, sql, cells, 3, max, n, what);
-    for (size_t i = 0; rc == 0 && i < *n; i++) {
-        rows[i].order_id = cells[3 * i];
-        rows[i].course_id = cells[3 * i + 1];
-        rows[i].user_id = cells[3 * i + 2];
-    }
-    free(cells);
-    return rc;
+    r->order_id = v[0];
+    r->course_id = v[1];
+    r->user_id = v[2];
+}
+
+/* (course_id, user_id, orders) */
+static void put_group(void *rows, size_t i, const uint64_t v[3])
+{
+    struct order_group *g = (struct order_group *)rows + i;
+
+    g->course_id = v[0];
+    g->user_id = v[1];
+    g->orders = v[2];
 }
 
 int db_orders_page(struct db *db, uint64_t after, struct order_row *rows,
@@ -429,7 +430,7 @@ int db_orders_page(struct db *db, uint64_t after, struct order_row *rows,
 
     snprintf(sql, sizeof(sql), "SELECT order_id, course_id, user_id FROM orders"
              " WHERE order_id > %" PRIu64 " ORDER BY order_id LIMIT %zu", after, max);
-    return read_orders(db, sql, rows, max, n, "cannot read orders");
+    return read_triples(db, sql, max, n, "cannot read orders", put_order, rows);
 }
 
 int db_find_orders(struct db *db, const uint64_t *ids, size_t n,
@@ -450,28 +451,8 @@ int db_find_orders(struct db *db, const uint64_t *ids, size_t n,
     for (size_t i = 0; i < n; i++)
         len += (size_t)snprintf(sql + len, cap - len, "%s%" PRIu64, i ? "," : "", ids[i]);
     snprintf(sql + len, cap - len, ")");
-    rc = read_orders(db, sql, found, n, nfound, "cannot look orders up");
+    rc = read_triples(db, sql, n, nfound, "cannot look orders up", put_order, found);
     free(sql);
-    return rc;
-}
-
-static int read_groups(struct db *db, const char *sql, struct order_group *groups,
-                       size_t max, size_t *n, const char *what)
-{
-    uint64_t *cells = malloc((max ? max : 1) * 3 * sizeof(*cells));
-    int rc;
-
-    if (cells == NULL) {
-        snprintf(db->err, sizeof(db->err), "out of memory");
-        return -1;
-    }
-    rc = read_numbers(db, sql, cells, 3, max, n, what);
-    for (size_t i = 0; rc == 0 && i < *n; i++) {
-        groups[i].course_id = cells[3 * i];
-        groups[i].user_id = cells[3 * i + 1];
-        groups[i].orders = cells[3 * i + 2];
-    }
-    free(cells);
     return rc;
 }
 
@@ -481,7 +462,7 @@ int db_duplicate_users(struct db *db, struct order_group *groups, size_t max, si
 
     snprintf(sql, sizeof(sql), "SELECT course_id, user_id, COUNT(*) FROM orders"
              " GROUP BY course_id, user_id HAVING COUNT(*) > 1 ORDER BY course_id, user_id LIMIT %zu", max);
-    return read_groups(db, sql, groups, max, n, "cannot look for users with two orders");
+    return read_triples(db, sql, max, n, "cannot look for users with two orders", put_group, groups);
 }
 
 int db_orphan_orders(struct db *db, struct order_group *groups, size_t max, size_t *n)
@@ -491,7 +472,7 @@ int db_orphan_orders(struct db *db, struct order_group *groups, size_t max, size
     snprintf(sql, sizeof(sql), "SELECT o.course_id, 0, COUNT(*) FROM orders o"
              " LEFT JOIN courses c ON c.id = o.course_id WHERE c.id IS NULL"
              " GROUP BY o.course_id ORDER BY o.course_id LIMIT %zu", max);
-    return read_groups(db, sql, groups, max, n, "cannot look for orders of unknown courses");
+    return read_triples(db, sql, max, n, "cannot look for orders of unknown courses", put_group, groups);
 }
 
 int db_add_seats(struct db *db, const struct course *courses, size_t n)
