@@ -181,7 +181,7 @@
  *                  counted: one that left the hash since was persisted
  *
  * remaining = total - orders - pending - gone, never below 0 (why the
- * snapshot: consumer/src/store.h).  Answers {pending, gone, remaining}: the
+ * snapshot: consumer/lib/stock.h).  Answers {pending, gone, remaining}: the
  * reservations pending now, the snapshot's members no longer pending, the
  * seats written as remaining (integers).
  */

@@ -1,4 +1,4 @@
-# The orphan sweeper of the consumer daemon (consumer/src/sweeper.h), with
+# The orphan sweeper of the consumer daemon (consumer/daemon/sweeper.h), with
 # reservations planted the way the reserve script leaves them:
 #  - an old pending reservation with no event (an orphan) is released, a
 #    young one only once it is old enough, a claimed one never;

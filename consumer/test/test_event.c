@@ -135,6 +135,21 @@ static void the_key_must_be_the_course_id(void)
     CHECK_STR(why, "key '123456789012345678901234...' does not match course_id 12");
 }
 
+static void a_formatted_event_is_what_the_module_produces_and_parses_back(void)
+{
+    const struct order_event sent = { 9007199254740991ULL, 7, 42, 1732579200123LL };
+    struct event_message m;
+
+    event_format(&sent, &m);
+    CHECK_STR(m.key, "7");
+    CHECK(m.key_len == 1);
+    CHECK_STR(m.value, "{\"order_id\":9007199254740991,\"course_id\":7,\"user_id\":42,\"ts\":1732579200123}");
+    CHECK(m.value_len == strlen(m.value));
+    CHECK(event_parse(m.key, m.key_len, m.value, m.value_len, &ev, why) == 0);
+    CHECK(ev.order_id == sent.order_id && ev.course_id == sent.course_id
+          && ev.user_id == sent.user_id && ev.ts == sent.ts);
+}
+
 void suite_event(void)
 {
     UNIT_RUN(a_valid_event_gives_its_four_numbers);
@@ -148,4 +163,5 @@ void suite_event(void)
     UNIT_RUN(out_of_range_numbers_are_refused);
     UNIT_RUN(a_field_given_twice_is_refused);
     UNIT_RUN(the_key_must_be_the_course_id);
+    UNIT_RUN(a_formatted_event_is_what_the_module_produces_and_parses_back);
 }

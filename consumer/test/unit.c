@@ -40,7 +40,7 @@ int main(void)
     suite_backoff();
     suite_sweep();
     suite_course();
-    suite_signurl();
+    suite_secure_link();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

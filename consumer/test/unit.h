@@ -34,6 +34,6 @@ void suite_batch(void);
 void suite_backoff(void);
 void suite_sweep(void);
 void suite_course(void);
-void suite_signurl(void);
+void suite_secure_link(void);
 
 #endif
