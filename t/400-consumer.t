@@ -51,7 +51,7 @@ sub caught_up {
     my $deadline = time + 30;
     while (time < $deadline) {
         my $pending = 0;
-        $pending += redis("zcard 'seckill:{c$_}:pending'") for @courses;
+        $pending += redis("hlen 'seckill:{c$_}:pending'") for @courses;
         return 1 if $pending == 0 && sql("SELECT COUNT(*) FROM orders WHERE course_id IN ($ids)") == $n;
         select undef, undef, undef, 0.2;
     }

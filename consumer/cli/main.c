@@ -62,7 +62,8 @@ static const struct command commands[] = {
       "Prepares everything a sale needs, and changes nothing that is already there:\n"
       "  - creates the MariaDB tables courses and orders when missing;\n"
       "  - creates the Kafka topics `topic` (topic_partitions partitions) and\n"
-      "    `dlq_topic` (1 partition), replication factor 1;\n"
+      "    `dlq_topic` (1 partition), with the brokers' default replication\n"
+      "    factor and min.insync.replicas;\n"
       "  - when the courses table is empty, adds the demo catalogue: 6 courses,\n"
       "    850 seats, on sale from now for 30 days;\n"
       "  - then does what `seckill load` does.\n", cmd_init, 0 },

@@ -1,7 +1,8 @@
 /* Creating the Kafka topics of the contract with librdkafka's Admin API:
  * the order topic (topic_partitions partitions) and its dead-letter topic
- * (1 partition), both with replication factor 1. A topic that is already
- * there is fine. */
+ * (1 partition), both with the brokers' default replication factor and
+ * min.insync.replicas (deploy/ sets them from the broker count). A topic
+ * that is already there is fine. */
 #ifndef SECKILL_TOPICS_H
 #define SECKILL_TOPICS_H
 
