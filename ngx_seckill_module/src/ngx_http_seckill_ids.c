@@ -16,6 +16,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_seckill_module.h"
+#include "ngx_http_seckill_json.h"
 
 
 /* 9007199254740991 */
@@ -48,6 +49,29 @@ static const char  *ngx_http_seckill_id_reasons[2][5] = {
 
 static ngx_uint_t ngx_http_seckill_parse_id(u_char **pos, u_char *last,
     int64_t *id);
+
+
+ngx_int_t
+ngx_http_seckill_request_ids(ngx_http_request_t *r, ngx_uint_t methods,
+    ngx_str_t *allow, ngx_http_seckill_ids_t *ids)
+{
+    ngx_int_t    rc;
+    const char  *reason;
+
+    rc = ngx_http_seckill_json_method(r, methods, allow);
+
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    if (ngx_http_seckill_parse_ids(r, ids, &reason) != NGX_OK) {
+        return ngx_http_seckill_json_error(r, NGX_HTTP_BAD_REQUEST,
+                                           NGX_HTTP_SECKILL_REASON_BAD_REQUEST,
+                                           reason);
+    }
+
+    return NGX_DECLINED;
+}
 
 
 ngx_int_t

@@ -70,6 +70,14 @@ ngx_int_t ngx_http_seckill_parse_ids(ngx_http_request_t *r,
     ngx_http_seckill_ids_t *ids, const char **reason);
 
 /*
+ * The method (one of methods, else a JSON 405 naming allow) and the ids
+ * after the location's prefix (else a JSON 400 saying what is wrong).
+ * NGX_DECLINED when both are good; otherwise what the handler returns.
+ */
+ngx_int_t ngx_http_seckill_request_ids(ngx_http_request_t *r,
+    ngx_uint_t methods, ngx_str_t *allow, ngx_http_seckill_ids_t *ids);
+
+/*
  * The init of a shared zone that holds one zeroed block of size bytes.  A
  * reload (data) and a new set of workers (the zone exists) keep what it
  * holds.

@@ -36,22 +36,16 @@ ngx_http_seckill_orders_handler(ngx_http_request_t *r)
     u_char                          course[NGX_INT64_LEN + 1];
     u_char                          user[NGX_INT64_LEN + 1];
     ngx_int_t                       rc;
-    const char                     *reason;
     ngx_http_seckill_ids_t          ids;
     ngx_http_seckill_orders_ctx_t  *ctx;
 
     static ngx_str_t  allow = ngx_string("GET, HEAD");
 
-    rc = ngx_http_seckill_json_method(r, NGX_HTTP_GET|NGX_HTTP_HEAD, &allow);
+    rc = ngx_http_seckill_request_ids(r, NGX_HTTP_GET|NGX_HTTP_HEAD, &allow,
+                                      &ids);
 
     if (rc != NGX_DECLINED) {
         return rc;
-    }
-
-    if (ngx_http_seckill_parse_ids(r, &ids, &reason) != NGX_OK) {
-        return ngx_http_seckill_json_error(r, NGX_HTTP_BAD_REQUEST,
-                                           NGX_HTTP_SECKILL_REASON_BAD_REQUEST,
-                                           reason);
     }
 
     ctx = ngx_http_seckill_read_create(r, sizeof(*ctx));

@@ -140,6 +140,8 @@ typedef struct {
 static ngx_int_t ngx_http_seckill_purchase_send(ngx_http_request_t *r,
     ngx_uint_t status, ngx_http_seckill_reason_e reason,
     ngx_http_seckill_ids_t *ids, const char *field, int64_t value);
+static ngx_uint_t ngx_http_seckill_purchase_replied(
+    ngx_http_seckill_purchase_t *ctx);
 static void ngx_http_seckill_purchase_reserved(redisReply *reply,
     void *data);
 static void ngx_http_seckill_purchase_deliver(
@@ -264,7 +266,6 @@ ngx_http_seckill_purchase_handler(ngx_http_request_t *r)
     int64_t                        order;
     ngx_int_t                      rc;
     ngx_time_t                    *tp;
-    const char                    *reason;
     ngx_pool_cleanup_t            *cln;
     ngx_http_seckill_ids_t         ids;
     ngx_http_seckill_purchase_t   *ctx;
@@ -274,16 +275,10 @@ ngx_http_seckill_purchase_handler(ngx_http_request_t *r)
 
     /* a purchase has no body: never read into memory, never kept */
 
-    rc = ngx_http_seckill_json_method(r, NGX_HTTP_POST, &allow);
+    rc = ngx_http_seckill_request_ids(r, NGX_HTTP_POST, &allow, &ids);
 
     if (rc != NGX_DECLINED) {
         return rc;
-    }
-
-    if (ngx_http_seckill_parse_ids(r, &ids, &reason) != NGX_OK) {
-        return ngx_http_seckill_json_error(r, NGX_HTTP_BAD_REQUEST,
-                                           NGX_HTTP_SECKILL_REASON_BAD_REQUEST,
-                                           reason);
     }
 
     smcf = ngx_http_get_module_main_conf(r, ngx_http_seckill_module);
@@ -399,6 +394,25 @@ ngx_http_seckill_purchase_send(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
+/*
+ * The start of both Redis reply handlers: the context is in a handler.
+ * False at the worker's exit, when a reply only ends what it belongs to.
+ */
+
+static ngx_uint_t
+ngx_http_seckill_purchase_replied(ngx_http_seckill_purchase_t *ctx)
+{
+    ctx->running = 1;
+
+    if (ngx_http_seckill_purchases.exiting) {
+        ctx->state = ngx_http_seckill_done;
+        return 0;
+    }
+
+    return 1;
+}
+
+
 static void
 ngx_http_seckill_purchase_reserved(redisReply *reply, void *data)
 {
@@ -411,10 +425,7 @@ ngx_http_seckill_purchase_reserved(redisReply *reply, void *data)
 
     pw = &ngx_http_seckill_purchases;
 
-    ctx->running = 1;
-
-    if (pw->exiting) {
-        ctx->state = ngx_http_seckill_done;
+    if (!ngx_http_seckill_purchase_replied(ctx)) {
         goto leave;
     }
 
@@ -631,10 +642,7 @@ ngx_http_seckill_purchase_released(redisReply *reply, void *data)
 
     pw = &ngx_http_seckill_purchases;
 
-    ctx->running = 1;
-
-    if (pw->exiting) {
-        ctx->state = ngx_http_seckill_done;
+    if (!ngx_http_seckill_purchase_replied(ctx)) {
         goto leave;
     }
 
