@@ -4,7 +4,7 @@
 # catalogue is left alone.
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
-use SeckillNginx qw(redis drop_course forget_courses course http ready);
+use SeckillTest qw(redis course drop_courses http ready);
 use Time::HiRes ();
 
 no_shuffle();
@@ -21,7 +21,7 @@ sub topic {
     return $out;
 }
 
-add_cleanup_handler(sub { forget_courses(101 .. 109) });
+add_cleanup_handler(sub { drop_courses(101 .. 109) });
 
 add_block_preprocessor(sub {
     my $block = shift;
@@ -141,7 +141,7 @@ GET /api/orders/102/2
 
 === TEST 7: before the sale window: 403 not_started with starts_at
 --- init
-main::course(103, 5, 3600000, 7200000);
+main::course(103, 5, from => 3600000, to => 7200000);
 --- request
 POST /api/seckill/103/1
 --- error_code: 403
@@ -154,7 +154,7 @@ Content-Type: application/json
 
 === TEST 8: after the sale window: 403 ended with ends_at
 --- init
-main::course(104, 5, -7200000, -3600000);
+main::course(104, 5, from => -7200000, to => -3600000);
 --- request
 POST /api/seckill/104/1
 --- error_code: 403
@@ -165,7 +165,7 @@ POST /api/seckill/104/1
 
 === TEST 9: no such course: 404 unknown_course
 --- init
-main::drop_course(105);
+main::drop_courses(105);
 --- request
 POST /api/seckill/105/1
 --- error_code: 404

@@ -2,14 +2,14 @@
 # the seat back on sale, other locations served.  Courses 111..119.
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
-use SeckillNginx qw(redis stall_redis drop_course forget_courses course http
-                    ready wait_error_log);
+use SeckillTest qw(redis course drop_courses ready wait_error_log
+                    stall_redis);
 use IO::Socket::INET;
 use Time::HiRes ();
 
 no_shuffle();
 
-add_cleanup_handler(sub { forget_courses(111 .. 119) });
+add_cleanup_handler(sub { drop_courses(111 .. 119) });
 
 # "--- stack: <what is broken>" starts nginx with that; a block without it
 # goes on with the same nginx, to see what it did after its answer

@@ -3,7 +3,7 @@
 # by the module clears that at once.  Courses 121..129.
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
-use SeckillNginx qw(redis drop_course forget_courses course http ready);
+use SeckillTest qw(redis course drop_courses http ready);
 use IO::Socket::INET;
 use POSIX ();
 use Time::HiRes ();
@@ -19,7 +19,7 @@ sub purchase_aside {
     return $pid;
 }
 
-add_cleanup_handler(sub { forget_courses(121 .. 129) });
+add_cleanup_handler(sub { drop_courses(121 .. 129) });
 
 # "--- stack: <name>" starts nginx with that configuration; a block without
 # it goes on with the same nginx and what it has learned

@@ -10,7 +10,7 @@ use IO::Socket::INET;
 use POSIX ();
 use Test::More;
 use lib 't/lib';
-use SeckillNginx qw(redis drop_course forget_courses course nginx_start nginx_stop);
+use SeckillTest qw(redis course drop_courses nginx_start nginx_stop);
 use Time::HiRes ();
 
 for my $var (qw(TEST_NGINX_BINARY TEST_NGINX_LOAD_MODULES
@@ -86,7 +86,7 @@ sub crowd {
 }
 
 my $nginx;
-END { nginx_stop($nginx); forget_courses(131, 132); }
+END { nginx_stop($nginx); drop_courses(131, 132); }
 
 ok($nginx = nginx_start(workers => 2),
    'nginx starts with two workers, each with its order ids');

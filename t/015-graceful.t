@@ -10,7 +10,7 @@ use IO::Socket::INET;
 use POSIX ();
 use Test::More;
 use lib 't/lib';
-use SeckillNginx qw(redis drop_course alive nginx_start nginx_stop
+use SeckillTest qw(redis drop_courses alive nginx_start nginx_stop
                     nginx_workers);
 use Time::HiRes ();
 
@@ -62,14 +62,14 @@ sub purchase_aside {
 
 # Kafka unreachable: every purchase waits out its 1 s delivery timeout
 my $nginx;
-END { nginx_stop($nginx); drop_course(151); }
+END { nginx_stop($nginx); drop_courses(151); }
 
 ok($nginx = nginx_start(workers => 1, kafka => '127.0.0.1:1',
                         http => 'seckill_kafka_timeout 1s;'),
    'nginx starts');
 
 my $now = int(Time::HiRes::time() * 1000);
-drop_course(151);
+drop_courses(151);
 redis('HSET', 'seckill:{c151}', name => 'Test course 151', total => 2,
       remaining => 2, starts_at => $now - 60000, ends_at => $now + 3600000);
 

@@ -18,8 +18,8 @@ use warnings;
 use IO::Socket::INET;
 use Test::More;
 use lib 't/lib';
-use SeckillNginx qw(redis stall_redis course forget_courses nginx_start
-                    nginx_stop nginx_workers);
+use SeckillTest qw(redis course drop_courses nginx_start nginx_stop
+                    nginx_workers stall_redis);
 use Time::HiRes ();
 
 for my $var (qw(TEST_NGINX_BINARY TEST_NGINX_LOAD_MODULES
@@ -36,7 +36,7 @@ END {
     kill 'CONT', $worker if $worker;
     kill 'KILL', $stalled if $stalled;
     nginx_stop($nginx);
-    forget_courses(161 .. 165);
+    drop_courses(161 .. 165);
 }
 
 sub connect_to {

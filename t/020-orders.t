@@ -2,7 +2,7 @@
 # client sees it ("claimed" is still "pending").  Course 141.
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
-use SeckillNginx qw(redis drop_course forget_courses ready);
+use SeckillTest qw(redis drop_courses ready);
 use Time::HiRes ();
 
 no_shuffle();
@@ -13,7 +13,7 @@ sub order {
           status => $status, ts => 1700000000000);
 }
 
-add_cleanup_handler(sub { forget_courses(141) });
+add_cleanup_handler(sub { drop_courses(141) });
 
 add_block_preprocessor(sub {
     my $block = shift;
@@ -38,7 +38,7 @@ __DATA__
 
 === TEST 1: a pending order
 --- init
-main::drop_course(141);
+main::drop_courses(141);
 main::order(1, 1048577, 'pending');
 --- request
 GET /api/orders/141/1

@@ -5,7 +5,7 @@
 # with `seckill course remove --force`.
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
-use SeckillNginx qw(redis mysql cli cli_ok http ready);
+use SeckillTest qw(cli cli_ok redis sql http ready);
 use Time::HiRes ();
 
 no_shuffle();
@@ -82,7 +82,7 @@ my ($code, $body) = main::http('POST', "/api/seckill/$main::C/2");
 my $starts = main::redis('HGET', "seckill:{c$main::C}", 'starts_at');
 Test::More::is($code, 403, 'refused');
 Test::More::like($body, qr/"starts_at":$starts,/, 'starts_at is the course\'s');
-Test::More::is(main::mysql("SELECT starts_at FROM courses WHERE id = $main::C"),
+Test::More::is(main::sql("SELECT starts_at FROM courses WHERE id = $main::C"),
                $starts, 'the same start in MariaDB');
 Test::More::cmp_ok($starts - Time::HiRes::time() * 1000, '>', 3500000,
                    'an hour from now, as --starts +1h said');
@@ -116,7 +116,7 @@ my ($code, $body) = main::http('POST', "/api/seckill/$main::C/2");
 my $ends = main::redis('HGET', "seckill:{c$main::C}", 'ends_at');
 Test::More::is($code, 403, 'refused');
 Test::More::like($body, qr/"status":"ended","ends_at":$ends,/, 'ends_at is the course\'s');
-Test::More::is(main::mysql("SELECT CONCAT(starts_at, ' ', ends_at) FROM courses WHERE id = $main::C"),
+Test::More::is(main::sql("SELECT CONCAT(starts_at, ' ', ends_at) FROM courses WHERE id = $main::C"),
                main::redis('HGET', "seckill:{c$main::C}", 'starts_at') . " $ends",
                'the same window in MariaDB');
 Test::More::cmp_ok(Time::HiRes::time() * 1000 - $ends, '>', 3500000,

@@ -7,7 +7,7 @@
 # 404), 552 and 553 (made with the CLI, removed at the end).
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
-use SeckillNginx qw(redis cli cli_ok http_from);
+use SeckillTest qw(cli cli_ok redis http_from);
 use Digest::MD5 ();
 use File::Temp ();
 use FindBin ();

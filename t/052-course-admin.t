@@ -5,7 +5,7 @@
 # leaves nothing of it in Redis or MariaDB. Course 520.
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
-use SeckillNginx qw(redis http ready mysql cli cli_ok);
+use SeckillTest qw(cli cli_ok redis sql ready);
 use IO::Socket::INET;
 use Time::HiRes ();
 
@@ -76,7 +76,7 @@ Test::More::is(main::redis('ZSCORE', 'seckill:courses', $main::C), $main::C, 'li
 my ($rc, $out) = main::cli('course', 'add', $main::C, 'Another', 50);
 Test::More::is($rc, 1, 'fails');
 Test::More::like($out, qr/course 520 is already in MariaDB/, 'saying why');
-Test::More::is(main::mysql("SELECT CONCAT(name, ' ', total) FROM courses WHERE id = $main::C"),
+Test::More::is(main::sql("SELECT CONCAT(name, ' ', total) FROM courses WHERE id = $main::C"),
                'Admin test 520 / 管理测试 1', 'name and seats unchanged');
 --- request
 POST /api/seckill/520/3
@@ -90,7 +90,7 @@ main::settled();
 my $out = main::cli_ok('course', 'set-stock', $main::C, 3);
 Test::More::like($out, qr/^load: course 520: total 3 - orders \d - pending \d = remaining 2$/m,
                  'one seat taken, two left');
-Test::More::is(main::mysql("SELECT total FROM courses WHERE id = $main::C"), 3, 'in MariaDB');
+Test::More::is(main::sql("SELECT total FROM courses WHERE id = $main::C"), 3, 'in MariaDB');
 --- request eval
 ["POST /api/seckill/520/2", "POST /api/seckill/520/3", "POST /api/seckill/520/4"]
 --- error_code eval
@@ -133,8 +133,8 @@ my $out = main::cli_ok('course', 'remove', $main::C, '--force', '--yes');
 Test::More::like($out, qr/deleted from MariaDB .* with its \d order\(s\)/, 'with its orders');
 Test::More::is(main::redis('KEYS', "seckill:{c$main::C}*"), '', 'no key of it in Redis');
 Test::More::is(main::redis('ZSCORE', 'seckill:courses', $main::C), '', 'not listed');
-Test::More::is(main::mysql("SELECT COUNT(*) FROM courses WHERE id = $main::C"), 0, 'no row');
-Test::More::is(main::mysql("SELECT COUNT(*) FROM orders WHERE course_id = $main::C"), 0, 'no order');
+Test::More::is(main::sql("SELECT COUNT(*) FROM courses WHERE id = $main::C"), 0, 'no row');
+Test::More::is(main::sql("SELECT COUNT(*) FROM orders WHERE course_id = $main::C"), 0, 'no order');
 --- request
 POST /api/seckill/520/6
 --- error_code: 404

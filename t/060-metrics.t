@@ -7,7 +7,7 @@
 # Courses 601..609.
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
-use SeckillNginx qw(redis drop_course forget_courses course http ready);
+use SeckillTest qw(course drop_courses ready);
 use IO::Socket::INET;
 use Time::HiRes ();
 
@@ -51,7 +51,7 @@ add_response_body_check(sub {
     }
 });
 
-add_cleanup_handler(sub { forget_courses(601 .. 609) });
+add_cleanup_handler(sub { drop_courses(601 .. 609) });
 
 add_block_preprocessor(sub {
     my $block = shift;

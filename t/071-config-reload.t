@@ -9,7 +9,7 @@ use strict;
 use warnings;
 use lib 't/lib';
 use File::Temp ();
-use SeckillNginx qw(http);
+use SeckillTest qw(http);
 use Test::More;
 
 plan skip_all => 'needs the module built and the test stack (t/run.sh)'

@@ -6,7 +6,8 @@
 use strict;
 use warnings;
 use lib 't/lib';
-use SeckillTest;
+use SeckillTest qw(need_pipeline svc svc_pid course drop_courses load_start
+                    load_stop codes_of wait_green verify_answers);
 use Test::More;
 use Time::HiRes qw(sleep);
 
@@ -20,11 +21,11 @@ END {
     my $status = $?;
     load_stop($load) if $load;
     svc('consumer', 'start');
-    course_drop($course);
+    drop_courses($course);
     $? = $status;
 }
 
-course_add($course, $seats);
+course($course, $seats, listed => 1);
 $load = load_start(courses => [$course], workers => 4);
 
 my $killed = 0;

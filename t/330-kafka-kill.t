@@ -8,7 +8,8 @@
 use strict;
 use warnings;
 use lib 't/lib';
-use SeckillTest;
+use SeckillTest qw(need_pipeline svc svc_pid course drop_courses load_start
+                    load_stop codes_of wait_green verify_answers);
 use Test::More;
 use Time::HiRes qw(sleep time);
 
@@ -22,11 +23,11 @@ END {
     my $status = $?;
     load_stop($load) if $load;
     svc('kafka', 'start');
-    course_drop($course);
+    drop_courses($course);
     $? = $status;
 }
 
-course_add($course, $seats);
+course($course, $seats, listed => 1);
 $load = load_start(courses => [$course], workers => 6);
 sleep 1.5;
 my $pid = svc_pid('kafka');

@@ -10,7 +10,10 @@
 use strict;
 use warnings;
 use lib 't/lib';
-use SeckillTest;
+use SeckillTest qw(need_pipeline redis sql svc now_ms course drop_courses
+                    status_of wait_for nginx_start nginx_stop nginx_workers
+                    load_start load_stop codes_of wait_green verify_answers
+                    fault_consumer fault_consumer_stop);
 use Test::More;
 use Time::HiRes qw(sleep time);
 
@@ -26,7 +29,7 @@ END {
     nginx_stop($nginx) if $nginx;
     fault_consumer_stop($tester) if $tester;
     svc('consumer', 'start');
-    course_drop($course);
+    drop_courses($course);
     $? = $status;
 }
 
@@ -39,7 +42,7 @@ ok($nginx = nginx_start(http => 'seckill_kafka_property linger.ms 1500;'),
 my @workers = nginx_workers($nginx->{pid});
 is(scalar @workers, 2, "two workers (@workers)");
 
-course_add($course, $seats);
+course($course, $seats, listed => 1);
 $load = load_start(courses => [$course], workers => 8, url => $nginx->{url}, pause => 0.01);
 sleep 2;
 ok(kill('KILL', $workers[0]), "worker $workers[0] killed -9");

@@ -7,7 +7,9 @@
 use strict;
 use warnings;
 use lib 't/lib';
-use SeckillTest;
+use SeckillTest qw(need_pipeline svc svc_pid course drop_courses wait_for
+                    alive nginx_workers load_start load_stop codes_of
+                    wait_green verify_answers);
 use Test::More;
 use Time::HiRes qw(sleep time);
 
@@ -21,12 +23,12 @@ END {
     my $status = $?;
     load_stop($load) if $load;
     svc('nginx', 'start');
-    course_drop($course);
+    drop_courses($course);
     $? = $status;
 }
 
 my $master = svc_pid('nginx');
-course_add($course, $seats);
+course($course, $seats, listed => 1);
 $load = load_start(courses => [$course], workers => 6);
 for my $n (1, 2) {
     sleep 1.5;

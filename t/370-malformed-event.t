@@ -6,7 +6,9 @@
 use strict;
 use warnings;
 use lib 't/lib';
-use SeckillTest;
+use SeckillTest qw(need_pipeline now_ms course drop_courses wait_for
+                    kcat_produce kcat_read load_start load_stop codes_of wait_green
+                    verify_answers);
 use Test::More;
 use Time::HiRes qw(sleep time);
 
@@ -19,7 +21,7 @@ my $load;
 END {
     my $status = $?;
     load_stop($load) if $load;
-    course_drop($course);
+    drop_courses($course);
     $? = $status;
 }
 
@@ -38,7 +40,9 @@ my @bad = (
 # valid JSON under a key that is not its course
 my $other = qq({"order_id":1,"course_id":$course,"user_id":1,"ts":1,"m":"$marker"});
 
-course_add($course, $seats);
+sub dead_letters { return scalar grep { index($_, $marker) >= 0 } kcat_read('seckill.orders.dlq') }
+
+course($course, $seats, listed => 1);
 $load = load_start(courses => [$course], workers => 4);
 sleep 1.5;
 ok(kcat_produce('seckill.orders', $course, undef, @bad), 'malformed messages on the course\'s partition');
@@ -51,9 +55,9 @@ my $codes = codes_of($answers);
 note explain $codes;
 my $want = @bad + 2;
 my $dead = 0;
-ok(wait_for(30, sub { ($dead = kcat_count('seckill.orders.dlq', $marker)) >= $want }),
+ok(wait_for(30, sub { ($dead = dead_letters()) >= $want }),
    "all $want on the dead-letter topic") or diag "$dead there";
-is(kcat_count('seckill.orders.dlq', $marker), $want, 'each once');
+is(dead_letters(), $want, 'each once');
 is(scalar(grep { $_ != 200 } keys %$codes), 0, 'every purchase answered 200');
 
 wait_green(30, $course);

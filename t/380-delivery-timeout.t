@@ -11,7 +11,9 @@
 use strict;
 use warnings;
 use lib 't/lib';
-use SeckillTest;
+use SeckillTest qw(need_pipeline env_of svc_pid now_ms course drop_courses
+                    statuses_of wait_for nginx_start nginx_stop load_start
+                    load_stop codes_of wait_green verify_answers);
 use Test::More;
 use Time::HiRes qw(sleep time);
 
@@ -26,13 +28,13 @@ END {
     kill 'CONT', $paused if $paused;
     load_stop($load) if $load;
     nginx_stop($nginx) if $nginx;
-    course_drop($course);
+    drop_courses($course);
     $? = $status;
 }
 
 ok($nginx = nginx_start(http => 'seckill_kafka_timeout 1s;'),
    'a private nginx with a 1 s delivery timeout starts') or do { done_testing(); exit 1 };
-course_add($course, $seats);
+course($course, $seats, listed => 1);
 my $since = now_ms();
 $load = load_start(courses => [$course], workers => 8, url => $nginx->{url});
 sleep 1.5;

@@ -16,7 +16,8 @@ use IO::Select;
 use IO::Socket::INET;
 use JSON::PP ();
 use POSIX ();
-use SeckillTest;
+use SeckillTest qw(need_pipeline env_of redis svc_pid course drop_courses
+                    alive log_mark log_since);
 use Socket qw(SHUT_WR);
 use Test::More;
 use Time::HiRes qw(sleep time);
@@ -41,7 +42,7 @@ my $slow_pid;
 END {
     my $status = $?;
     kill 'KILL', $slow_pid if $slow_pid;
-    course_drop($course);
+    drop_courses($course);
     $? = $status;
 }
 
@@ -314,7 +315,7 @@ sub slowloris {
 
 # --- the run
 
-course_add($course, $seats);
+course($course, $seats, listed => 1);
 my $mark = log_mark($errlog);
 my $master = svc_pid('nginx');
 

@@ -9,7 +9,10 @@
 use strict;
 use warnings;
 use lib 't/lib';
-use SeckillTest;
+use SeckillTest qw(need_pipeline redis svc svc_pid course drop_courses
+                    wait_for nginx_start nginx_stop load_start load_stop
+                    codes_of wait_green verify_answers fault_consumer
+                    fault_consumer_stop);
 use Test::More;
 use Time::HiRes qw(sleep);
 
@@ -26,7 +29,7 @@ END {
     nginx_stop($nginx) if $nginx;
     fault_consumer_stop($second) if $second;
     svc('consumer', 'start');
-    course_drop($course);
+    drop_courses($course);
     $? = $status;
 }
 
@@ -35,7 +38,7 @@ ok($second = fault_consumer('second'), 'a second consumer joins the group')
 ok($nginx = nginx_start(), 'a second nginx with two workers starts')
     or do { done_testing(); exit 1 };
 
-course_add($course, $seats);
+course($course, $seats, listed => 1);
 # Two crowds, one per nginx, with users of their own.
 $load_a = load_start(courses => [$course], workers => 4, pause => 0.005,
                      users_from => 10_000_000);
