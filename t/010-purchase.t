@@ -4,47 +4,12 @@
 # catalogue is left alone.
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
-use SeckillTest qw(redis course drop_courses http ready);
+use SeckillTest qw(block_defaults redis course drop_courses http kcat_read);
 use Time::HiRes ();
 
 no_shuffle();
-
-# the topic as "key value" lines
-sub topic {
-    open my $fh, '-|', 'kcat', '-C', '-q', '-b',
-        "127.0.0.1:$ENV{TEST_NGINX_KAFKA_PORT}", '-t', 'seckill.orders',
-        '-f', '%k %s\n', '-o', 'beginning', '-e'
-        or die "kcat: $!";
-    local $/;
-    my $out = <$fh> // '';
-    close $fh;
-    return $out;
-}
-
 add_cleanup_handler(sub { drop_courses(101 .. 109) });
-
-add_block_preprocessor(sub {
-    my $block = shift;
-    if (!defined $block->http_config) {
-        $block->set_value("http_config", <<"_EOC_");
-    seckill_redis 127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT};
-    seckill_redis_password $ENV{TEST_NGINX_REDIS_PASSWORD};
-    seckill_kafka_brokers 127.0.0.1:$ENV{TEST_NGINX_KAFKA_PORT};
-_EOC_
-    }
-    if (!defined $block->config) {
-        $block->set_value("config", <<'_EOC_');
-    location /api/seckill/ {
-        seckill_purchase;
-    }
-    location /api/orders/ {
-        seckill_orders;
-    }
-_EOC_
-    }
-    $block->set_value("init", "main::ready();\n" . ($block->init // ''));
-});
-
+block_defaults();
 run_tests();
 
 __DATA__
@@ -73,7 +38,7 @@ Test::More::is(main::redis('HGET', 'seckill:{c101}', 'remaining'), 2,
 Test::More::like(main::redis('HGET', 'seckill:{c101}:u:1', 'status'),
                  qr/^(pending|claimed|success)$/,
                  'pending, unless the consumer got to it already');
-my @events = grep { /"order_id":$order,/ } split /\n/, main::topic();
+my @events = grep { /"order_id":$order,/ } main::kcat_read('seckill.orders');
 Test::More::is(scalar @events, 1, 'one event for the order');
 Test::More::like($events[0] // '',
     qr/^101 \{"order_id":$order,"course_id":101,"user_id":1,"ts":1[0-9]{12}\}$/,

@@ -2,7 +2,7 @@
 # client sees it ("claimed" is still "pending").  Course 141.
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
-use SeckillTest qw(redis drop_courses ready);
+use SeckillTest qw(block_defaults redis drop_courses);
 use Time::HiRes ();
 
 no_shuffle();
@@ -15,23 +15,11 @@ sub order {
 
 add_cleanup_handler(sub { drop_courses(141) });
 
-add_block_preprocessor(sub {
-    my $block = shift;
-    if (!defined $block->http_config) {
-        $block->set_value("http_config",
-            "    seckill_redis 127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT};\n"
-            . "    seckill_redis_password $ENV{TEST_NGINX_REDIS_PASSWORD};\n");
-        $block->set_value("init", "main::ready();\n" . ($block->init // ''));
-    }
-    if (!defined $block->config) {
-        $block->set_value("config", <<'_EOC_');
+block_defaults(kafka => undef, config => <<'_EOC_');
     location /api/orders/ {
         seckill_orders;
     }
 _EOC_
-    }
-});
-
 run_tests();
 
 __DATA__

@@ -5,54 +5,22 @@
 # leaves nothing of it in Redis or MariaDB. Course 520.
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
-use SeckillTest qw(cli cli_ok redis sql ready);
-use IO::Socket::INET;
-use Time::HiRes ();
+use SeckillTest qw(need_cli block_defaults cli cli_ok redis sql settle
+                   drop_courses);
 
 no_shuffle();
+need_cli();
 
 our $C = 520;
 
-die "TEST_NGINX_SECKILL_CLI and TEST_NGINX_SECKILL_CONF are not set: "
-    . "run this file through `make test` (t/README)\n"
-    unless $ENV{TEST_NGINX_SECKILL_CLI} && $ENV{TEST_NGINX_SECKILL_CONF};
+add_cleanup_handler(sub { drop_courses($C) });
 
-# the consumer (when t/run.sh runs one) has persisted what was bought
-sub settled {
-    for (1 .. 50) {
-        return if redis('HLEN', "seckill:{c$C}:pending") == 0;
-        Time::HiRes::sleep(0.1);
-    }
-}
-
-add_cleanup_handler(sub {
-    settled();
-    cli('course', 'remove', $C, '--force', '--yes');
-});
-
-add_block_preprocessor(sub {
-    my $block = shift;
-    # Without the sold-out cache, a new stock is seen by the next request.
-    $block->set_value("http_config", <<"_EOC_");
-    seckill_redis 127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT};
-    seckill_redis_password $ENV{TEST_NGINX_REDIS_PASSWORD};
-    seckill_kafka_brokers 127.0.0.1:$ENV{TEST_NGINX_KAFKA_PORT};
-    seckill_sold_out_ttl off;
-_EOC_
-    $block->set_value("config", <<'_EOC_');
-    location /api/seckill/ {
-        seckill_purchase;
-    }
-    location /api/orders/ {
-        seckill_orders;
-    }
+# Without the sold-out cache, a new stock is seen by the next request.
+block_defaults(http => 'seckill_sold_out_ttl off;', more_config => <<'_EOC_');
     location = /api/courses {
         seckill_courses;
     }
 _EOC_
-    $block->set_value("init", "main::ready();\n" . ($block->init // ''));
-});
-
 run_tests();
 
 __DATA__
@@ -86,7 +54,7 @@ POST /api/seckill/520/3
 
 === TEST 3: course set-stock raises the seats: what is left is total - orders - pending
 --- init
-main::settled();
+main::settle($main::C);
 my $out = main::cli_ok('course', 'set-stock', $main::C, 3);
 Test::More::like($out, qr/^load: course 520: total 3 - orders \d - pending \d = remaining 2$/m,
                  'one seat taken, two left');
@@ -100,7 +68,7 @@ Test::More::is(main::sql("SELECT total FROM courses WHERE id = $main::C"), 3, 'i
 
 === TEST 4: course set-stock below the seats taken: none left, the orders stay
 --- init
-main::settled();
+main::settle($main::C);
 my $out = main::cli_ok('course', 'set-stock', $main::C, 1);
 Test::More::like($out, qr/note: 3 seat\(s\) already taken, more than 1/, 'says so');
 Test::More::is(main::redis('HGET', "seckill:{c$main::C}", 'remaining'), 0, 'never below 0');
@@ -112,7 +80,7 @@ GET /api/orders/520/3
 
 === TEST 5: course remove refuses a course with orders, and leaves it on sale; --force wants --yes off a terminal
 --- init
-main::settled();
+main::settle($main::C);
 my ($rc, $out) = main::cli('course', 'remove', $main::C);
 Test::More::is($rc, 1, 'fails');
 Test::More::like($out, qr/has \d order\(s\) in MariaDB and \d reservation\(s\) pending in Redis; nothing removed\. .*--force/, 'saying why and what to do');

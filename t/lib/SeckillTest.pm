@@ -341,8 +341,8 @@ sub block_defaults {
             my @http = ("seckill_redis $d{redis};");
             push @http, "seckill_redis_password $d{password};" if defined $d{password};
             push @http, "seckill_kafka_brokers $d{kafka};" if defined $d{kafka};
-            push @http, $d{http} if defined $d{http};
-            $block->set_value(http_config => join '', map { "    $_\n" } @http);
+            push @http, split /\n/, $d{http} if defined $d{http};
+            $block->set_value(http_config => join '', map { /^\s/ ? "$_\n" : "    $_\n" } @http);
             my $ready = $o{ready} // \&ready;
             if ($ready) {
                 $Ready = $ready;
