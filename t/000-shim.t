@@ -1,27 +1,20 @@
 # Self-test of the Test::Nginx harness (t/lib): only stock nginx directives,
 # no project module needed.  Passes under the real Test::Nginx too.
 use Test::Nginx::Socket 'no_plan';
+use lib 't/lib';
+use File::Temp ();
+use SeckillTest qw(run);
 
 # A test file of its own, run in a server root of its own (before this
 # file starts its nginx): (exit status, output).
 sub child {
     my ($source) = @_;
-    require File::Temp;
-    require POSIX;
     my $dir = File::Temp::tempdir(CLEANUP => 1);
     open my $t, '>', "$dir/child.t" or die "$dir/child.t: $!";
     print $t $source;
     close $t;
-    my $pid = open(my $out, '-|') // die "fork: $!";
-    if ($pid == 0) {
-        open STDERR, '>&', \*STDOUT or POSIX::_exit(126);
-        $ENV{TEST_NGINX_SERVROOT} = "$dir/servroot";
-        exec($^X, (map { "-I$_" } grep { !ref } @INC), "$dir/child.t")
-            or POSIX::_exit(127);
-    }
-    my $got = do { local $/; <$out> } // '';
-    close $out;
-    return ($? >> 8, $got);
+    return run({ TEST_NGINX_SERVROOT => "$dir/servroot" },
+               $^X, (map { "-I$_" } grep { !ref } @INC), "$dir/child.t");
 }
 
 # Only the shim: a section it does not implement (here one of the real
