@@ -4,7 +4,7 @@
 # catalogue is left alone.
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
-use SeckillTest qw(block_defaults redis course drop_courses http kcat_read);
+use SeckillTest qw(redis course drop_courses http block_defaults kcat_read);
 use Time::HiRes ();
 
 no_shuffle();

@@ -2,7 +2,7 @@
 # the seat back on sale, other locations served.  Courses 111..119.
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
-use SeckillTest qw(block_defaults redis course drop_courses wait_error_log
+use SeckillTest qw(redis course drop_courses block_defaults wait_error_log
                    stall_redis);
 use Time::HiRes ();
 

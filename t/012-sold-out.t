@@ -3,7 +3,7 @@
 # by the module clears that at once.  Courses 121..129.
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
-use SeckillTest qw(block_defaults redis course drop_courses http);
+use SeckillTest qw(redis course drop_courses http block_defaults);
 use POSIX ();
 use Time::HiRes ();
 

@@ -19,7 +19,7 @@ use IO::Socket::INET;
 use Test::More;
 use lib 't/lib';
 use SeckillTest qw(need_nginx redis course drop_courses http response_of
-                   nginx_start nginx_stop nginx_workers stall_redis);
+                   nginx_start nginx_workers stall_redis);
 use Time::HiRes ();
 
 need_nginx();
@@ -31,7 +31,6 @@ my ($nginx, $worker, $stalled);
 END {
     kill 'CONT', $worker if $worker;
     kill 'KILL', $stalled if $stalled;
-    nginx_stop($nginx);
     drop_courses(161 .. 165);
 }
 

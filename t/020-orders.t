@@ -2,7 +2,7 @@
 # client sees it ("claimed" is still "pending").  Course 141.
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
-use SeckillTest qw(block_defaults redis drop_courses);
+use SeckillTest qw(redis drop_courses block_defaults);
 use Time::HiRes ();
 
 no_shuffle();

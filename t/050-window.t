@@ -5,8 +5,8 @@
 # end.
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
-use SeckillTest qw(need_cli block_defaults cli cli_ok redis sql http
-                   drop_courses);
+use SeckillTest qw(need_cli cli cli_ok redis sql drop_courses http
+                   block_defaults);
 use Time::HiRes ();
 
 no_shuffle();

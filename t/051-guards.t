@@ -7,8 +7,8 @@
 # 404), 552 and 553 (made with the CLI, dropped at the end).
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
-use SeckillTest qw(need_cli block_defaults cli cli_ok redis http_from
-                   drop_courses);
+use SeckillTest qw(need_cli cli cli_ok redis drop_courses http_from
+                   block_defaults);
 use Digest::MD5 ();
 use File::Temp ();
 use FindBin ();

@@ -5,8 +5,8 @@
 # leaves nothing of it in Redis or MariaDB. Course 520.
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
-use SeckillTest qw(need_cli block_defaults cli cli_ok redis sql settle
-                   drop_courses);
+use SeckillTest qw(need_cli cli cli_ok redis sql settle drop_courses
+                   block_defaults);
 
 no_shuffle();
 need_cli();

@@ -7,7 +7,7 @@
 # Courses 601..609.
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
-use SeckillTest qw(block_defaults course drop_courses);
+use SeckillTest qw(course drop_courses block_defaults);
 use Time::HiRes ();
 
 no_shuffle();

@@ -7,7 +7,8 @@ use strict;
 use warnings;
 use HTTP::Tiny;
 use lib 't/lib';
-use SeckillTest qw(need_pipeline env_of course drop_courses wait_for kcat_produce);
+use SeckillTest qw(need_pipeline env_of course drop_courses wait_for
+                   kcat_produce);
 use Test::More;
 
 need_pipeline();

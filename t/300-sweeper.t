@@ -12,8 +12,8 @@ use warnings;
 use lib 't/lib';
 use Compress::Zlib ();
 use SeckillTest qw(need_pipeline env_of redis sql svc svc_pid now_ms course
-                    drop_courses plant status_of wait_for alive kcat_produce
-                    wait_green fault_consumer fault_consumer_stop);
+                   drop_courses plant status_of wait_for alive kcat_produce
+                   wait_green fault_consumer fault_consumer_stop);
 use Test::More;
 use Time::HiRes qw(sleep time);
 
@@ -29,16 +29,14 @@ sub partition_of { return Compress::Zlib::crc32("$_[0]") % $partitions }
 
 sub restore {
     kill 'CONT', $frozen if $frozen;
-    fault_consumer_stop($tester) if $tester;
+    fault_consumer_stop($tester);
     $tester = undef;
     svc('consumer', 'start') unless alive(svc_pid('consumer'));
 }
 
 END {
-    my $status = $?;
     restore();
     drop_courses(@courses) if @courses;
-    $? = $status;
 }
 
 # The partitions a consumer's log says it holds now.

@@ -15,10 +15,8 @@ need_pipeline();
 
 my $frozen;
 END {
-    my $status = $?;
     kill 'CONT', $frozen if $frozen;
     svc('nginx', 'start');
-    $? = $status;
 }
 
 sub status {

@@ -11,7 +11,9 @@ package SeckillTest;
 #
 # Every helper leaves $? as it found it and may run twice: the real
 # Test::Nginx runs cleanup handlers at the end of run_tests and again from
-# its END block, where $? is the file's exit status.
+# its END block, where $? is the file's exit status. What a helper starts
+# in the background (a load, a private nginx, a test consumer) is stopped
+# when the file ends, however it ends, after the file's own END blocks.
 
 use strict;
 use warnings;
@@ -32,9 +34,23 @@ our @EXPORT_OK = qw(
     wait_for alive log_has log_mark log_since wait_error_log
     nginx_start nginx_stop nginx_workers stall_redis
     kcat_produce kcat_read
-    load_start load_stop codes_of wait_green verify_answers
+    sale_under_load load_start load_stop codes_of wait_green verify_answers
     fault_consumer fault_consumer_stop
 );
+
+# Undone at exit, last registered first, by the process that registered
+# it (not by a forked child that exits).
+my @AT_EXIT;
+
+sub _at_exit { push @AT_EXIT, [$$, @_] }
+
+END {
+    local $?;
+    for my $undo (reverse @AT_EXIT) {
+        my ($pid, $code) = @$undo;
+        $code->() if $pid == $$;
+    }
+}
 
 # --- the test stack ---------------------------------------------------------
 
@@ -458,6 +474,7 @@ _EOC_
     system($nginx, '-p', "$dir/", '-c', "$dir/conf/nginx.conf", '-e', "$dir/logs/error.log") == 0
         or return;
     my $n = { url => "http://127.0.0.1:$port", dir => $dir, error_log => "$dir/logs/error.log" };
+    _at_exit(sub { nginx_stop($n) });
     wait_for(10, sub {
         open my $fh, '<', "$dir/logs/nginx.pid" or return 0;
         chomp($n->{pid} = <$fh> // '');
@@ -534,6 +551,16 @@ sub kcat_read {
 
 # --- the fault suite: a load of purchases, the verdict ------------------------
 
+# A fault case's sale: a listed course of $seats seats and a load of
+# purchases on it (load_start's options). At exit the load is stopped,
+# then the course dropped.
+sub sale_under_load {
+    my ($course, $seats, %o) = @_;
+    course($course, $seats, listed => 1);
+    _at_exit(sub { drop_courses($course) });
+    return load_start(courses => [$course], %o);
+}
+
 # Background purchases: `workers` processes, each POSTing one distinct user
 # after another (keep-alive, pause seconds between requests) to the courses
 # given, round robin, until load_stop or `seconds`. Every answer is
@@ -575,12 +602,14 @@ sub load_start {
         }
         push @pids, $pid;
     }
-    return { dir => $dir, pids => \@pids, workers => $workers, started => time };
+    my $load = { dir => $dir, pids => \@pids, workers => $workers, started => time };
+    _at_exit(sub { load_stop($load) });
+    return $load;
 }
 
-# Stops the load (at once, or after $after seconds) and returns its answers:
-# [{course, user, code, order, secs, sent, at}]. Again (or on undef): what
-# the first call returned.
+# Stops the load (at once, or after $after seconds), notes how many answers
+# had each code, and returns them: [{course, user, code, order, secs, sent,
+# at}]. Again (or on undef): what the first call returned.
 sub load_stop {
     my ($load, $after) = @_;
     return [] unless $load;
@@ -601,6 +630,7 @@ sub load_stop {
                              order => $order, secs => $secs, sent => $at - $secs, at => $at };
         }
     }
+    Test::More::note(Test::More::explain(codes_of(\@answers)));
     return $load->{answers} = \@answers;
 }
 
@@ -708,6 +738,8 @@ sub fault_consumer {
         $pid = svc_pid("consumer-$name");
         return $pid && log_has($log, qr/started \(pid $pid,/);
     });
+    my $started = $pid;
+    _at_exit(sub { fault_consumer_stop($started) });
     Test::More::diag("the test consumer $name did not start (see $log)") unless $ok;
     return $ok ? $pid : undef;
 }
