@@ -5,7 +5,6 @@
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
 use SeckillTest qw(redis course drop_courses http block_defaults kcat_read);
-use Time::HiRes ();
 
 no_shuffle();
 add_cleanup_handler(sub { drop_courses(101 .. 109) });

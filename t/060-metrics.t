@@ -8,7 +8,6 @@
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
 use SeckillTest qw(course drop_courses block_defaults);
-use Time::HiRes ();
 
 no_shuffle();
 

@@ -39,7 +39,8 @@ our @EXPORT_OK = qw(
 );
 
 # Undone at exit, last registered first, by the process that registered
-# it (not by a forked child that exits).
+# it (not by a forked child that exits); one that fails does not stop the
+# others.
 my @AT_EXIT;
 
 sub _at_exit { push @AT_EXIT, [$$, @_] }
@@ -48,7 +49,8 @@ END {
     local $?;
     for my $undo (reverse @AT_EXIT) {
         my ($pid, $code) = @$undo;
-        $code->() if $pid == $$;
+        next if $pid != $$;
+        eval { $code->(); 1 } or warn "SeckillTest: at exit: $@";
     }
 }
 
@@ -273,7 +275,7 @@ sub statuses_of {
     return \%status;
 }
 
-# --- HTTP and the Test::Nginx blocks ------------------------------------------
+# --- HTTP and the Test::Nginx blocks ----------------------------------------
 
 # A request to the nginx under test (the Test::Nginx server, a private
 # nginx on TEST_NGINX_PORT, or `port`): the status, and in list context the
@@ -426,7 +428,7 @@ sub wait_error_log {
     return wait_for(5, sub { log_has("$ENV{TEST_NGINX_SERVROOT}/logs/error.log", $re) }, 0.05);
 }
 
-# --- a private nginx, Redis stalled -------------------------------------------
+# --- a private nginx, Redis stalled -----------------------------------------
 
 # A private nginx with the module, a master and `workers` workers (2) as in
 # production, on TEST_NGINX_PORT (or `port`), on the test stack's Redis and
@@ -549,7 +551,7 @@ sub kcat_read {
     return split /\n/, $out;
 }
 
-# --- the fault suite: a load of purchases, the verdict ------------------------
+# --- the fault suite: a load of purchases, the verdict ----------------------
 
 # A fault case's sale: a listed course of $seats seats and a load of
 # purchases on it (load_start's options). At exit the load is stopped,
