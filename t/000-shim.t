@@ -1,15 +1,26 @@
 # Self-test of the Test::Nginx harness (t/lib): only stock nginx directives,
 # no project module needed.  Passes under the real Test::Nginx too.
 use Test::Nginx::Socket 'no_plan';
+use lib 't/lib';
+use File::Temp ();
+use SeckillTest qw(run);
+
+# A test file of its own, run in a server root of its own (before this
+# file starts its nginx): (exit status, output).
+sub child {
+    my ($source) = @_;
+    my $dir = File::Temp::tempdir(CLEANUP => 1);
+    open my $t, '>', "$dir/child.t" or die "$dir/child.t: $!";
+    print $t $source;
+    close $t;
+    return run({ TEST_NGINX_SERVROOT => "$dir/servroot" },
+               $^X, (map { "-I$_" } grep { !ref } @INC), "$dir/child.t");
+}
 
 # Only the shim: a section it does not implement (here one of the real
 # module's) makes the file bail out, it is not silently ignored.
 if (do { no warnings 'once'; $Test::Nginx::Socket::IsShim }) {
-    require File::Temp;
-    require POSIX;
-    my $dir = File::Temp::tempdir(CLEANUP => 1);
-    open my $t, '>', "$dir/unimplemented.t" or die "$dir/unimplemented.t: $!";
-    print $t <<'_EOT_';
+    my (undef, $got) = child(<<'_EOT_');
 use Test::Nginx::Socket 'no_plan';
 run_tests();
 __DATA__
@@ -21,18 +32,29 @@ GET /
 --- pipelined_requests eval
 ["GET /", "GET /"]
 _EOT_
-    close $t;
-    my $pid = open(my $out, '-|') // die "fork: $!";
-    if ($pid == 0) {
-        open STDERR, '>&', \*STDOUT or die "stderr: $!";
-        $ENV{TEST_NGINX_SERVROOT} = "$dir/servroot";
-        exec($^X, (map { "-I$_" } grep { !ref } @INC), "$dir/unimplemented.t")
-            or POSIX::_exit(127);
-    }
-    my $got = do { local $/; <$out> } // '';
-    close $out;
     Test::More::like($got, qr/^Bail out!.*section --- pipelined_requests is not implemented/m,
                      'shim: an unimplemented section bails out');
+}
+
+# Both: the cleanup handlers run from END without a `local $?` (the real
+# module runs them twice), so one that leaves $? set fails the file.
+{
+    my ($status, $got) = child(<<'_EOT_');
+use Test::Nginx::Socket 'no_plan';
+add_cleanup_handler(sub { system('false') });
+run_tests();
+__DATA__
+
+=== TEST 1: a block that passes
+--- config
+    location = /t { return 200 "ok\n"; }
+--- request
+GET /t
+--- response_body
+ok
+_EOT_
+    Test::More::isnt($status, 0, 'a cleanup handler that leaves $? set fails the file')
+        or Test::More::diag($got);
 }
 
 no_shuffle();

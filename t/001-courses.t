@@ -1,20 +1,12 @@
 # GET /api/courses: the catalogue with live seat counts, answered from Redis
 # by the module (the harness loaded the demo catalogue with `seckill init`).
 use Test::Nginx::Socket 'no_plan';
+use lib 't/lib';
+use SeckillTest qw(block_defaults);
 
 no_shuffle();
-
-add_block_preprocessor(sub {
-    my $block = shift;
-    if (!defined $block->http_config) {
-        $block->set_value("http_config", <<"_EOC_");
-    seckill_redis 127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT};
-    seckill_redis_password $ENV{TEST_NGINX_REDIS_PASSWORD};
-    seckill_redis_timeout 300ms;
-_EOC_
-    }
-});
-
+block_defaults(kafka => undef, http => 'seckill_redis_timeout 300ms;', config => undef,
+               ready => 0);
 run_tests();
 
 __DATA__

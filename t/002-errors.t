@@ -1,18 +1,11 @@
 # Errors are JSON: the `seckill_error` handler answers any API path that does
 # not exist, and every status error_page routes to it, never nginx's HTML.
 use Test::Nginx::Socket 'no_plan';
+use lib 't/lib';
+use SeckillTest qw(block_defaults);
 
 no_shuffle();
-
-add_block_preprocessor(sub {
-    my $block = shift;
-    if (!defined $block->http_config) {
-        $block->set_value("http_config",
-            "    seckill_redis 127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT};\n"
-            . "    seckill_redis_password $ENV{TEST_NGINX_REDIS_PASSWORD};\n");
-    }
-    if (!defined $block->config) {
-        $block->set_value("config", <<'_EOC_');
+block_defaults(kafka => undef, ready => 0, config => <<'_EOC_');
     location /api/ {
         error_page 400 403 404 405 413 414 429 500 503 @seckill_error;
         return 404;
@@ -29,9 +22,6 @@ add_block_preprocessor(sub {
         seckill_error;
     }
 _EOC_
-    }
-});
-
 run_tests();
 
 __DATA__

@@ -4,47 +4,11 @@
 # catalogue is left alone.
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
-use SeckillNginx qw(redis drop_course forget_courses course http ready);
-use Time::HiRes ();
+use SeckillTest qw(redis course drop_courses http block_defaults kcat_read);
 
 no_shuffle();
-
-# the topic as "key value" lines
-sub topic {
-    open my $fh, '-|', 'kcat', '-C', '-q', '-b',
-        "127.0.0.1:$ENV{TEST_NGINX_KAFKA_PORT}", '-t', 'seckill.orders',
-        '-f', '%k %s\n', '-o', 'beginning', '-e'
-        or die "kcat: $!";
-    local $/;
-    my $out = <$fh> // '';
-    close $fh;
-    return $out;
-}
-
-add_cleanup_handler(sub { forget_courses(101 .. 109) });
-
-add_block_preprocessor(sub {
-    my $block = shift;
-    if (!defined $block->http_config) {
-        $block->set_value("http_config", <<"_EOC_");
-    seckill_redis 127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT};
-    seckill_redis_password $ENV{TEST_NGINX_REDIS_PASSWORD};
-    seckill_kafka_brokers 127.0.0.1:$ENV{TEST_NGINX_KAFKA_PORT};
-_EOC_
-    }
-    if (!defined $block->config) {
-        $block->set_value("config", <<'_EOC_');
-    location /api/seckill/ {
-        seckill_purchase;
-    }
-    location /api/orders/ {
-        seckill_orders;
-    }
-_EOC_
-    }
-    $block->set_value("init", "main::ready();\n" . ($block->init // ''));
-});
-
+add_cleanup_handler(sub { drop_courses(101 .. 109) });
+block_defaults();
 run_tests();
 
 __DATA__
@@ -73,7 +37,7 @@ Test::More::is(main::redis('HGET', 'seckill:{c101}', 'remaining'), 2,
 Test::More::like(main::redis('HGET', 'seckill:{c101}:u:1', 'status'),
                  qr/^(pending|claimed|success)$/,
                  'pending, unless the consumer got to it already');
-my @events = grep { /"order_id":$order,/ } split /\n/, main::topic();
+my @events = grep { /"order_id":$order,/ } main::kcat_read('seckill.orders');
 Test::More::is(scalar @events, 1, 'one event for the order');
 Test::More::like($events[0] // '',
     qr/^101 \{"order_id":$order,"course_id":101,"user_id":1,"ts":1[0-9]{12}\}$/,
@@ -141,7 +105,7 @@ GET /api/orders/102/2
 
 === TEST 7: before the sale window: 403 not_started with starts_at
 --- init
-main::course(103, 5, 3600000, 7200000);
+main::course(103, 5, from => 3600000, to => 7200000);
 --- request
 POST /api/seckill/103/1
 --- error_code: 403
@@ -154,7 +118,7 @@ Content-Type: application/json
 
 === TEST 8: after the sale window: 403 ended with ends_at
 --- init
-main::course(104, 5, -7200000, -3600000);
+main::course(104, 5, from => -7200000, to => -3600000);
 --- request
 POST /api/seckill/104/1
 --- error_code: 403
@@ -165,7 +129,7 @@ POST /api/seckill/104/1
 
 === TEST 9: no such course: 404 unknown_course
 --- init
-main::drop_course(105);
+main::drop_courses(105);
 --- request
 POST /api/seckill/105/1
 --- error_code: 404

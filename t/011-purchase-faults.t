@@ -2,58 +2,31 @@
 # the seat back on sale, other locations served.  Courses 111..119.
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
-use SeckillNginx qw(redis stall_redis drop_course forget_courses course http
-                    ready wait_error_log);
-use IO::Socket::INET;
+use SeckillTest qw(redis course drop_courses block_defaults wait_error_log
+                   stall_redis);
 use Time::HiRes ();
 
 no_shuffle();
 
-add_cleanup_handler(sub { forget_courses(111 .. 119) });
+add_cleanup_handler(sub { drop_courses(111 .. 119) });
 
-# "--- stack: <what is broken>" starts nginx with that; a block without it
-# goes on with the same nginx, to see what it did after its answer
-my %stacks = (
-    redis_down => "seckill_redis 127.0.0.1:1;\n"
-                  . "seckill_redis_connect_timeout 100ms;\n"
-                  . "seckill_kafka_brokers 127.0.0.1:1;",
-    kafka_down => "seckill_redis 127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT};\n"
-                  . "seckill_redis_password $ENV{TEST_NGINX_REDIS_PASSWORD};\n"
-                  . "seckill_kafka_brokers 127.0.0.1:1;\n"
-                  . "seckill_kafka_timeout 1s;",
-    redis_refused => "seckill_redis 127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT};\n"
-                  . "seckill_redis_password not-the-password;\n"
-                  . "seckill_kafka_brokers 127.0.0.1:$ENV{TEST_NGINX_KAFKA_PORT};",
-    redis_no_password => "seckill_redis 127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT};\n"
-                  . "seckill_kafka_brokers 127.0.0.1:$ENV{TEST_NGINX_KAFKA_PORT};",
-    redis_slow => "seckill_redis 127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT};\n"
-                  . "seckill_redis_password $ENV{TEST_NGINX_REDIS_PASSWORD};\n"
-                  . "seckill_redis_timeout 150ms;\n"
-                  . "seckill_kafka_brokers 127.0.0.1:$ENV{TEST_NGINX_KAFKA_PORT};",
-);
-
-add_block_preprocessor(sub {
-    my $block = shift;
-    my $stack = $block->stack or return;
-    $block->set_value("http_config", $stacks{$stack});
-    if ($stack !~ /^redis_(down|refused|no_password)$/) {
-        $block->set_value("init", "main::ready();\n" . ($block->init // ''));
-    }
-    if (!defined $block->config) {
-        $block->set_value("config", <<'_EOC_');
-    location /api/seckill/ {
-        seckill_purchase;
-    }
-    location /api/orders/ {
-        seckill_orders;
-    }
+my $plain = <<'_EOC_';
     location = /plain {
         return 200 "still here\n";
     }
 _EOC_
-    }
-});
 
+# "--- stack: <what is broken>" starts nginx with that; a block without it
+# goes on with the same nginx, to see what it did after its answer (with
+# Redis broken no worker can be ready)
+block_defaults(more_config => $plain, stacks => {
+    redis_down => { redis => '127.0.0.1:1', password => undef, kafka => '127.0.0.1:1',
+                    http => 'seckill_redis_connect_timeout 100ms;', ready => 0 },
+    kafka_down => { kafka => '127.0.0.1:1', http => 'seckill_kafka_timeout 1s;' },
+    redis_refused => { password => 'not-the-password', ready => 0 },
+    redis_no_password => { password => undef, ready => 0 },
+    redis_slow => { http => 'seckill_redis_timeout 150ms;' },
+});
 run_tests();
 
 __DATA__

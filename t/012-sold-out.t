@@ -3,8 +3,7 @@
 # by the module clears that at once.  Courses 121..129.
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
-use SeckillNginx qw(redis drop_course forget_courses course http ready);
-use IO::Socket::INET;
+use SeckillTest qw(redis course drop_courses http block_defaults);
 use POSIX ();
 use Time::HiRes ();
 
@@ -19,38 +18,16 @@ sub purchase_aside {
     return $pid;
 }
 
-add_cleanup_handler(sub { forget_courses(121 .. 129) });
+add_cleanup_handler(sub { drop_courses(121 .. 129) });
 
 # "--- stack: <name>" starts nginx with that configuration; a block without
 # it goes on with the same nginx and what it has learned
-my %stacks = (
-    ttl => "seckill_sold_out_ttl 500ms;",
-    off => "seckill_sold_out_ttl off;",
-    kafka_down => "seckill_sold_out_ttl 30s;\n"
-                  . "seckill_kafka_timeout 1s;",
-);
-
-add_block_preprocessor(sub {
-    my $block = shift;
-    my $stack = $block->stack or return;
-    my $kafka = $stack eq 'kafka_down' ? 1 : $ENV{TEST_NGINX_KAFKA_PORT};
-    $block->set_value("http_config", <<"_EOC_");
-    seckill_redis 127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT};
-    seckill_redis_password $ENV{TEST_NGINX_REDIS_PASSWORD};
-    seckill_kafka_brokers 127.0.0.1:$kafka;
-    $stacks{$stack}
-_EOC_
-    $block->set_value("config", <<'_EOC_');
-    location /api/seckill/ {
-        seckill_purchase;
-    }
-    location /api/orders/ {
-        seckill_orders;
-    }
-_EOC_
-    $block->set_value("init", "main::ready();\n" . ($block->init // ''));
+block_defaults(stacks => {
+    ttl => { http => 'seckill_sold_out_ttl 500ms;' },
+    off => { http => 'seckill_sold_out_ttl off;' },
+    kafka_down => { kafka => '127.0.0.1:1',
+                    http => "seckill_sold_out_ttl 30s;\nseckill_kafka_timeout 1s;" },
 });
-
 run_tests();
 
 __DATA__

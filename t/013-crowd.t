@@ -10,14 +10,11 @@ use IO::Socket::INET;
 use POSIX ();
 use Test::More;
 use lib 't/lib';
-use SeckillNginx qw(redis drop_course forget_courses course nginx_start nginx_stop);
+use SeckillTest qw(need_nginx redis course drop_courses response_of
+                   nginx_start kcat_read);
 use Time::HiRes ();
 
-for my $var (qw(TEST_NGINX_BINARY TEST_NGINX_LOAD_MODULES
-                TEST_NGINX_REDIS_PORT TEST_NGINX_KAFKA_PORT))
-{
-    plan skip_all => "$var is not set (see t/README)" unless $ENV{$var};
-}
+need_nginx();
 
 my $port = $ENV{TEST_NGINX_PORT} || 1984;
 my $dir = File::Temp::tempdir('seckill-crowd-XXXXXX', TMPDIR => 1,
@@ -26,19 +23,13 @@ my $dir = File::Temp::tempdir('seckill-crowd-XXXXXX', TMPDIR => 1,
 # the events of a course produced since $since (ms): order id => value
 sub events {
     my ($course, $since) = @_;
-    open my $fh, '-|', 'kcat', '-C', '-q', '-b',
-        "127.0.0.1:$ENV{TEST_NGINX_KAFKA_PORT}", '-t', 'seckill.orders',
-        '-f', '%k %s\n', '-o', 'beginning', '-e'
-        or die "kcat: $!";
     my %events;
-    while (my $line = <$fh>) {
-        chomp $line;
+    for my $line (kcat_read('seckill.orders')) {
         my ($key, $value) = split / /, $line, 2;
         next unless $key eq $course
             && $value =~ /"order_id":(\d+),.*"ts":(\d+)\}$/ && $2 >= $since;
         $events{$1} = $value;
     }
-    close $fh;
     return \%events;
 }
 
@@ -76,17 +67,14 @@ sub crowd {
     for my $i (1 .. $n) {
         open my $in, '<', "$dir/answer.$i" or do { push @answers, [0, '']; next };
         local $/;
-        my $resp = <$in>;
-        my ($code) = $resp =~ m{^HTTP/1\.1 (\d+)};
-        my ($body) = $resp =~ /\r\n\r\n(.*)\z/s;
-        push @answers, [$code // 0, $body // ''];
+        push @answers, [response_of(<$in>)];
         unlink "$dir/answer.$i";
     }
     return @answers;
 }
 
 my $nginx;
-END { nginx_stop($nginx); forget_courses(131, 132); }
+END { drop_courses(131, 132) }
 
 ok($nginx = nginx_start(workers => 2),
    'nginx starts with two workers, each with its order ids');

@@ -6,44 +6,21 @@
 use strict;
 use warnings;
 use File::Temp ();
-use IO::Socket::INET;
 use POSIX ();
 use Test::More;
 use lib 't/lib';
-use SeckillNginx qw(redis drop_course alive nginx_start nginx_stop
-                    nginx_workers);
+use SeckillTest qw(need_nginx redis course drop_courses http wait_for alive
+                   nginx_start nginx_workers);
 use Time::HiRes ();
 
-for my $var (qw(TEST_NGINX_BINARY TEST_NGINX_LOAD_MODULES
-                TEST_NGINX_REDIS_PORT))
-{
-    plan skip_all => "$var is not set (see t/README)" unless $ENV{$var};
-}
+need_nginx();
 
-my $port = $ENV{TEST_NGINX_PORT} || 1984;
 my $dir = File::Temp::tempdir('seckill-graceful-XXXXXX', TMPDIR => 1,
                               CLEANUP => 1);
 
-sub http {
-    my ($method, $path) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
-                                  Timeout => 10)
-        or return (0, '');
-    print $s "$method $path HTTP/1.0\r\nHost: localhost\r\n\r\n";
-    local $/;
-    my $resp = <$s> // '';
-    my ($code) = $resp =~ m{^HTTP/1\.\d (\d+)};
-    my ($body) = $resp =~ /\r\n\r\n(.*)\z/s;
-    return ($code // 0, $body // '');
-}
-
 sub wait_gone {
     my ($pid, $secs) = @_;
-    for (1 .. $secs * 20) {
-        return 1 unless alive($pid);
-        Time::HiRes::sleep(0.05);
-    }
-    return 0;
+    return wait_for($secs, sub { !alive($pid) }, 0.05);
 }
 
 # a purchase in a child process; its answer in $dir/answer
@@ -62,16 +39,13 @@ sub purchase_aside {
 
 # Kafka unreachable: every purchase waits out its 1 s delivery timeout
 my $nginx;
-END { nginx_stop($nginx); drop_course(151); }
+END { drop_courses(151) }
 
 ok($nginx = nginx_start(workers => 1, kafka => '127.0.0.1:1',
                         http => 'seckill_kafka_timeout 1s;'),
    'nginx starts');
 
-my $now = int(Time::HiRes::time() * 1000);
-drop_course(151);
-redis('HSET', 'seckill:{c151}', name => 'Test course 151', total => 2,
-      remaining => 2, starts_at => $now - 60000, ends_at => $now + 3600000);
+course(151, 2);
 
 my ($old) = nginx_workers($nginx->{pid});
 ok($old, 'a worker');

@@ -18,15 +18,11 @@ use warnings;
 use IO::Socket::INET;
 use Test::More;
 use lib 't/lib';
-use SeckillNginx qw(redis stall_redis course forget_courses nginx_start
-                    nginx_stop nginx_workers);
+use SeckillTest qw(need_nginx redis course drop_courses http response_of
+                   nginx_start nginx_workers stall_redis);
 use Time::HiRes ();
 
-for my $var (qw(TEST_NGINX_BINARY TEST_NGINX_LOAD_MODULES
-                TEST_NGINX_REDIS_PORT TEST_NGINX_KAFKA_PORT))
-{
-    plan skip_all => "$var is not set (see t/README)" unless $ENV{$var};
-}
+need_nginx();
 
 my $port = $ENV{TEST_NGINX_PORT} || 1984;
 my $metrics_port = $port + 1;
@@ -35,32 +31,19 @@ my ($nginx, $worker, $stalled);
 END {
     kill 'CONT', $worker if $worker;
     kill 'KILL', $stalled if $stalled;
-    nginx_stop($nginx);
-    forget_courses(161 .. 165);
+    drop_courses(161 .. 165);
 }
 
 sub connect_to {
-    my $p = shift // $port;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $p,
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
                                   Timeout => 10)
-        or die "connect to $p: $!";
+        or die "connect to $port: $!";
     return $s;
 }
 
-sub answer {
-    my $s = shift;
-    local $/;
-    my $resp = <$s> // '';
-    my ($code) = $resp =~ m{^HTTP/1\.\d (\d+)};
-    my ($body) = $resp =~ /\r\n\r\n(.*)\z/s;
-    return ($code // 0, $body // '');
-}
-
 sub post {
-    my $path = shift;
-    my $s = connect_to();
-    print $s "POST $path HTTP/1.0\r\nHost: localhost\r\n\r\n";
-    return answer($s);
+    my ($path) = @_;
+    return http('POST', $path, $port);
 }
 
 # The paths purchased in one turn of the worker: [code, body] each.
@@ -75,14 +58,13 @@ sub one_turn {
     }
     Time::HiRes::sleep(0.1);
     kill 'CONT', $worker;
-    return map { [answer($_)] } @socks;
+    local $/;
+    return map { [response_of(readline $_)] } @socks;
 }
 
 sub counter {
     my ($name) = @_;
-    my $s = connect_to($metrics_port);
-    print $s "GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n";
-    my (undef, $body) = answer($s);
+    my (undef, $body) = http('GET', '/metrics', $metrics_port);
     return $body =~ /^\Q$name\E (\d+)$/m ? $1 : -1;
 }
 

@@ -2,8 +2,7 @@
 # client sees it ("claimed" is still "pending").  Course 141.
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
-use SeckillNginx qw(redis drop_course forget_courses ready);
-use Time::HiRes ();
+use SeckillTest qw(redis drop_courses block_defaults);
 
 no_shuffle();
 
@@ -13,32 +12,20 @@ sub order {
           status => $status, ts => 1700000000000);
 }
 
-add_cleanup_handler(sub { forget_courses(141) });
+add_cleanup_handler(sub { drop_courses(141) });
 
-add_block_preprocessor(sub {
-    my $block = shift;
-    if (!defined $block->http_config) {
-        $block->set_value("http_config",
-            "    seckill_redis 127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT};\n"
-            . "    seckill_redis_password $ENV{TEST_NGINX_REDIS_PASSWORD};\n");
-        $block->set_value("init", "main::ready();\n" . ($block->init // ''));
-    }
-    if (!defined $block->config) {
-        $block->set_value("config", <<'_EOC_');
+block_defaults(kafka => undef, config => <<'_EOC_');
     location /api/orders/ {
         seckill_orders;
     }
 _EOC_
-    }
-});
-
 run_tests();
 
 __DATA__
 
 === TEST 1: a pending order
 --- init
-main::drop_course(141);
+main::drop_courses(141);
 main::order(1, 1048577, 'pending');
 --- request
 GET /api/orders/141/1

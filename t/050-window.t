@@ -1,20 +1,18 @@
 # Sale windows end to end: a course made and moved with the CLI
 # (`seckill course add`, `course set-window`), refused by the module outside
 # its window (403 not_started / ended) without touching its stock, and on
-# sale once the window opens. Course 501, made here and removed at the end
-# with `seckill course remove --force`.
+# sale once the window opens. Course 501, made here and dropped at the
+# end.
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
-use SeckillNginx qw(redis mysql cli cli_ok http ready);
+use SeckillTest qw(need_cli cli cli_ok redis sql drop_courses http
+                   block_defaults);
 use Time::HiRes ();
 
 no_shuffle();
+need_cli();
 
 our $C = 501;
-
-die "TEST_NGINX_SECKILL_CLI and TEST_NGINX_SECKILL_CONF are not set: "
-    . "run this file through `make test` (t/README)\n"
-    unless $ENV{TEST_NGINX_SECKILL_CLI} && $ENV{TEST_NGINX_SECKILL_CONF};
 
 # what a refused purchase must leave as it was
 sub untouched {
@@ -27,34 +25,8 @@ sub untouched {
                    "$what: nothing pending");
 }
 
-# Once the consumer (when t/run.sh runs one) has persisted what was bought,
-# the CLI takes the course and its orders away again.
-add_cleanup_handler(sub {
-    for (1 .. 50) {
-        last if redis('HLEN', "seckill:{c$C}:pending") == 0;
-        Time::HiRes::sleep(0.1);
-    }
-    cli('course', 'remove', $C, '--force', '--yes');
-});
-
-add_block_preprocessor(sub {
-    my $block = shift;
-    $block->set_value("http_config", <<"_EOC_");
-    seckill_redis 127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT};
-    seckill_redis_password $ENV{TEST_NGINX_REDIS_PASSWORD};
-    seckill_kafka_brokers 127.0.0.1:$ENV{TEST_NGINX_KAFKA_PORT};
-_EOC_
-    $block->set_value("config", <<'_EOC_');
-    location /api/seckill/ {
-        seckill_purchase;
-    }
-    location /api/orders/ {
-        seckill_orders;
-    }
-_EOC_
-    $block->set_value("init", "main::ready();\n" . ($block->init // ''));
-});
-
+add_cleanup_handler(sub { drop_courses($C) });
+block_defaults();
 run_tests();
 
 __DATA__
@@ -82,7 +54,7 @@ my ($code, $body) = main::http('POST', "/api/seckill/$main::C/2");
 my $starts = main::redis('HGET', "seckill:{c$main::C}", 'starts_at');
 Test::More::is($code, 403, 'refused');
 Test::More::like($body, qr/"starts_at":$starts,/, 'starts_at is the course\'s');
-Test::More::is(main::mysql("SELECT starts_at FROM courses WHERE id = $main::C"),
+Test::More::is(main::sql("SELECT starts_at FROM courses WHERE id = $main::C"),
                $starts, 'the same start in MariaDB');
 Test::More::cmp_ok($starts - Time::HiRes::time() * 1000, '>', 3500000,
                    'an hour from now, as --starts +1h said');
@@ -116,7 +88,7 @@ my ($code, $body) = main::http('POST', "/api/seckill/$main::C/2");
 my $ends = main::redis('HGET', "seckill:{c$main::C}", 'ends_at');
 Test::More::is($code, 403, 'refused');
 Test::More::like($body, qr/"status":"ended","ends_at":$ends,/, 'ends_at is the course\'s');
-Test::More::is(main::mysql("SELECT CONCAT(starts_at, ' ', ends_at) FROM courses WHERE id = $main::C"),
+Test::More::is(main::sql("SELECT CONCAT(starts_at, ' ', ends_at) FROM courses WHERE id = $main::C"),
                main::redis('HGET', "seckill:{c$main::C}", 'starts_at') . " $ends",
                'the same window in MariaDB');
 Test::More::cmp_ok(Time::HiRes::time() * 1000 - $ends, '>', 3500000,

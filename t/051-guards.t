@@ -4,22 +4,20 @@
 # conf/nginx.conf itself, with slower rates so that a few requests reach
 # the limits; the answers must be the module's JSON, and a refused request
 # must reserve nothing. Courses 551 (never made: every purchase is a cheap
-# 404), 552 and 553 (made with the CLI, removed at the end).
+# 404), 552 and 553 (made with the CLI, dropped at the end).
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
-use SeckillNginx qw(redis cli cli_ok http_from);
+use SeckillTest qw(need_cli cli cli_ok redis drop_courses http_from
+                   block_defaults);
 use Digest::MD5 ();
 use File::Temp ();
 use FindBin ();
 use Time::HiRes ();
 
 no_shuffle();
+need_cli();
 
 our $SECRET = 's3cret051';
-
-die "TEST_NGINX_SECKILL_CLI and TEST_NGINX_SECKILL_CONF are not set: "
-    . "run this file through `make test` (t/README)\n"
-    unless $ENV{TEST_NGINX_SECKILL_CLI} && $ENV{TEST_NGINX_SECKILL_CONF};
 
 # --- the shipped guards, at test rates ---
 
@@ -117,27 +115,8 @@ $URL{status_of_61} = signed('/api/seckill/552/61', time() + 600, $SECRET)
 ($URL{status_other} = $URL{from_config}) =~ s{^/api/seckill/552/71\?}{/api/orders/552/70?};
 $URL{no_expires} = '/api/seckill/552/65?sig=' . (split /sig=|&/, $for_60)[1];
 
-add_cleanup_handler(sub {
-    for my $course (552, 553) {
-        for (1 .. 50) {
-            last if redis('HLEN', "seckill:{c$course}:pending") == 0;
-            Time::HiRes::sleep(0.1);
-        }
-        cli('course', 'remove', $course, '--force', '--yes');
-    }
-});
-
-add_block_preprocessor(sub {
-    my $block = shift;
-    $block->set_value("http_config", <<"_EOC_" . $guards);
-    seckill_redis 127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT};
-    seckill_redis_password $ENV{TEST_NGINX_REDIS_PASSWORD};
-    seckill_kafka_brokers 127.0.0.1:$ENV{TEST_NGINX_KAFKA_PORT};
-_EOC_
-    $block->set_value("config", server('')) unless defined $block->config;
-    $block->set_value("init", "main::ready();\n" . ($block->init // ''));
-});
-
+add_cleanup_handler(sub { drop_courses(552, 553) });
+block_defaults(http => $guards, config => server(''), ready => \&ready);
 run_tests();
 
 __DATA__

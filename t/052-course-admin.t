@@ -5,54 +5,22 @@
 # leaves nothing of it in Redis or MariaDB. Course 520.
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
-use SeckillNginx qw(redis http ready mysql cli cli_ok);
-use IO::Socket::INET;
-use Time::HiRes ();
+use SeckillTest qw(need_cli cli cli_ok redis sql settle drop_courses
+                   block_defaults);
 
 no_shuffle();
+need_cli();
 
 our $C = 520;
 
-die "TEST_NGINX_SECKILL_CLI and TEST_NGINX_SECKILL_CONF are not set: "
-    . "run this file through `make test` (t/README)\n"
-    unless $ENV{TEST_NGINX_SECKILL_CLI} && $ENV{TEST_NGINX_SECKILL_CONF};
+add_cleanup_handler(sub { drop_courses($C) });
 
-# the consumer (when t/run.sh runs one) has persisted what was bought
-sub settled {
-    for (1 .. 50) {
-        return if redis('HLEN', "seckill:{c$C}:pending") == 0;
-        Time::HiRes::sleep(0.1);
-    }
-}
-
-add_cleanup_handler(sub {
-    settled();
-    cli('course', 'remove', $C, '--force', '--yes');
-});
-
-add_block_preprocessor(sub {
-    my $block = shift;
-    # Without the sold-out cache, a new stock is seen by the next request.
-    $block->set_value("http_config", <<"_EOC_");
-    seckill_redis 127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT};
-    seckill_redis_password $ENV{TEST_NGINX_REDIS_PASSWORD};
-    seckill_kafka_brokers 127.0.0.1:$ENV{TEST_NGINX_KAFKA_PORT};
-    seckill_sold_out_ttl off;
-_EOC_
-    $block->set_value("config", <<'_EOC_');
-    location /api/seckill/ {
-        seckill_purchase;
-    }
-    location /api/orders/ {
-        seckill_orders;
-    }
+# Without the sold-out cache, a new stock is seen by the next request.
+block_defaults(http => 'seckill_sold_out_ttl off;', more_config => <<'_EOC_');
     location = /api/courses {
         seckill_courses;
     }
 _EOC_
-    $block->set_value("init", "main::ready();\n" . ($block->init // ''));
-});
-
 run_tests();
 
 __DATA__
@@ -76,7 +44,7 @@ Test::More::is(main::redis('ZSCORE', 'seckill:courses', $main::C), $main::C, 'li
 my ($rc, $out) = main::cli('course', 'add', $main::C, 'Another', 50);
 Test::More::is($rc, 1, 'fails');
 Test::More::like($out, qr/course 520 is already in MariaDB/, 'saying why');
-Test::More::is(main::mysql("SELECT CONCAT(name, ' ', total) FROM courses WHERE id = $main::C"),
+Test::More::is(main::sql("SELECT CONCAT(name, ' ', total) FROM courses WHERE id = $main::C"),
                'Admin test 520 / 管理测试 1', 'name and seats unchanged');
 --- request
 POST /api/seckill/520/3
@@ -86,11 +54,11 @@ POST /api/seckill/520/3
 
 === TEST 3: course set-stock raises the seats: what is left is total - orders - pending
 --- init
-main::settled();
+main::settle($main::C);
 my $out = main::cli_ok('course', 'set-stock', $main::C, 3);
 Test::More::like($out, qr/^load: course 520: total 3 - orders \d - pending \d = remaining 2$/m,
                  'one seat taken, two left');
-Test::More::is(main::mysql("SELECT total FROM courses WHERE id = $main::C"), 3, 'in MariaDB');
+Test::More::is(main::sql("SELECT total FROM courses WHERE id = $main::C"), 3, 'in MariaDB');
 --- request eval
 ["POST /api/seckill/520/2", "POST /api/seckill/520/3", "POST /api/seckill/520/4"]
 --- error_code eval
@@ -100,7 +68,7 @@ Test::More::is(main::mysql("SELECT total FROM courses WHERE id = $main::C"), 3, 
 
 === TEST 4: course set-stock below the seats taken: none left, the orders stay
 --- init
-main::settled();
+main::settle($main::C);
 my $out = main::cli_ok('course', 'set-stock', $main::C, 1);
 Test::More::like($out, qr/note: 3 seat\(s\) already taken, more than 1/, 'says so');
 Test::More::is(main::redis('HGET', "seckill:{c$main::C}", 'remaining'), 0, 'never below 0');
@@ -112,7 +80,7 @@ GET /api/orders/520/3
 
 === TEST 5: course remove refuses a course with orders, and leaves it on sale; --force wants --yes off a terminal
 --- init
-main::settled();
+main::settle($main::C);
 my ($rc, $out) = main::cli('course', 'remove', $main::C);
 Test::More::is($rc, 1, 'fails');
 Test::More::like($out, qr/has \d order\(s\) in MariaDB and \d reservation\(s\) pending in Redis; nothing removed\. .*--force/, 'saying why and what to do');
@@ -133,8 +101,8 @@ my $out = main::cli_ok('course', 'remove', $main::C, '--force', '--yes');
 Test::More::like($out, qr/deleted from MariaDB .* with its \d order\(s\)/, 'with its orders');
 Test::More::is(main::redis('KEYS', "seckill:{c$main::C}*"), '', 'no key of it in Redis');
 Test::More::is(main::redis('ZSCORE', 'seckill:courses', $main::C), '', 'not listed');
-Test::More::is(main::mysql("SELECT COUNT(*) FROM courses WHERE id = $main::C"), 0, 'no row');
-Test::More::is(main::mysql("SELECT COUNT(*) FROM orders WHERE course_id = $main::C"), 0, 'no order');
+Test::More::is(main::sql("SELECT COUNT(*) FROM courses WHERE id = $main::C"), 0, 'no row');
+Test::More::is(main::sql("SELECT COUNT(*) FROM orders WHERE course_id = $main::C"), 0, 'no order');
 --- request
 POST /api/seckill/520/6
 --- error_code: 404

@@ -6,7 +6,7 @@
 use strict;
 use warnings;
 use lib 't/lib';
-use SeckillNginx qw(http_from);
+use SeckillTest qw(http_from);
 use Test::More;
 
 plan skip_all => 'needs the pipeline of t/run.sh (SECKILL_URL)' unless $ENV{SECKILL_URL};

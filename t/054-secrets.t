@@ -6,7 +6,7 @@ use strict;
 use warnings;
 use lib 't/lib';
 use File::Temp ();
-use SeckillTest;
+use SeckillTest qw(need_pipeline env_of);
 use Test::More;
 
 need_pipeline();

@@ -7,9 +7,7 @@
 # Courses 601..609.
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
-use SeckillNginx qw(redis drop_course forget_courses course http ready);
-use IO::Socket::INET;
-use Time::HiRes ();
+use SeckillTest qw(course drop_courses block_defaults);
 
 no_shuffle();
 
@@ -51,30 +49,14 @@ add_response_body_check(sub {
     }
 });
 
-add_cleanup_handler(sub { forget_courses(601 .. 609) });
+add_cleanup_handler(sub { drop_courses(601 .. 609) });
 
-add_block_preprocessor(sub {
-    my $block = shift;
-    if (!defined $block->http_config) {
-        $block->set_value("http_config", <<"_EOC_");
-    seckill_redis 127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT};
-    seckill_redis_password $ENV{TEST_NGINX_REDIS_PASSWORD};
-    seckill_kafka_brokers 127.0.0.1:$ENV{TEST_NGINX_KAFKA_PORT};
-_EOC_
-    }
-    if (!defined $block->config) {
-        $block->set_value("config", <<'_EOC_');
+block_defaults(more_config => <<'_EOC_');
     error_page 404 /_seckill_error;
 
     location = /_seckill_error {
         internal;
         seckill_error;
-    }
-    location /api/seckill/ {
-        seckill_purchase;
-    }
-    location /api/orders/ {
-        seckill_orders;
     }
     location /api/ {
         return 404;
@@ -85,10 +67,6 @@ _EOC_
         seckill_status;
     }
 _EOC_
-        $block->set_value("init", "main::ready();\n" . ($block->init // ''));
-    }
-});
-
 run_tests();
 
 __DATA__
@@ -231,7 +209,6 @@ invalid number of arguments in "seckill_status" directive
         seckill_status;
     }
 --- init
-main::ready();
 main::course(604, 5);
 --- request eval
 ["POST /api/seckill/604/1?via_if=1", "POST /api/seckill/604/2", "GET /metrics"]

@@ -6,34 +6,16 @@
 use strict;
 use warnings;
 use HTTP::Tiny;
+use lib 't/lib';
+use SeckillTest qw(need_pipeline env_of course drop_courses wait_for
+                   kcat_produce);
 use Test::More;
-use Time::HiRes qw(sleep time);
 
-my ($url, $run) = @ENV{qw(SECKILL_URL SECKILL_RUN)};
-my ($redis_port, $mysql_port, $kafka_port)
-    = @ENV{qw(TEST_NGINX_REDIS_PORT TEST_NGINX_MYSQL_PORT TEST_NGINX_KAFKA_PORT)};
-plan skip_all => 'needs the pipeline of t/run.sh (SECKILL_URL, SECKILL_RUN, TEST_NGINX_*)'
-    unless $url && $run && $redis_port && $mysql_port && $kafka_port;
+need_pipeline();
 
-my $file = "$run/consumer.prom";
+my $url = env_of('url');
+my $file = env_of('run') . '/consumer.prom';
 my $course = 611;
-
-sub redis {
-    open my $fh, '-|', 'redis-cli', '-p', $redis_port, @_ or die "redis-cli: $!";
-    local $/;
-    my $out = <$fh> // '';
-    close $fh;
-    $out =~ s/\n+\z//;
-    return $out;
-}
-
-sub cleanup {
-    system('mariadb', '--no-defaults', '-h127.0.0.1', "-P$mysql_port", '-useckill',
-           'seckill', '-e', "DELETE FROM orders WHERE course_id = $course");
-    my @keys = grep { length } split /\n/, redis('--scan', '--pattern', "seckill:{c$course}*");
-    redis('DEL', @keys) if @keys;
-    redis('ZREM', 'seckill:courses', $course);
-}
 
 # The file as { "name{labels}" => value }, and its text.
 sub metrics {
@@ -45,18 +27,7 @@ sub metrics {
     return (\%m, $text);
 }
 
-sub wait_for {
-    my ($secs, $test) = @_;
-    my $deadline = time + $secs;
-    until ($test->()) {
-        return 0 if time >= $deadline;
-        sleep 0.25;
-    }
-    return 1;
-}
-
-cleanup();
-END { cleanup() if $url }
+END { drop_courses($course) if $url }
 
 ok wait_for(15, sub { -s $file }), "the consumer writes $file"
     or BAIL_OUT("no metrics file: is stats_file in the test stack's consumer.conf?");
@@ -82,20 +53,14 @@ is scalar(grep { !/^[a-z_]+(\{[a-z]+="[^"]+"(,[a-z]+="[^"]+")*\})? \d+(\.\d+)?$/
 ok !-e "$file.tmp", 'no temporary file left beside it';
 
 # Three orders through nginx, and a malformed message straight to the topic.
-my $now = int(time * 1000);
-redis('HSET', "seckill:{c$course}", name => "Metrics course $course", total => 10,
-      remaining => 10, starts_at => $now - 60000, ends_at => $now + 3600000);
-redis('ZADD', 'seckill:courses', $course, $course);
+course($course, 10, listed => 1);
 my $http = HTTP::Tiny->new(timeout => 10);
 for my $user (1 .. 3) {
     my $res = $http->post("$url/api/seckill/$course/$user");
     is $res->{status}, 200, "purchase $user: 200" or diag $res->{content};
 }
-open my $kcat, '|-', 'kcat', '-P', '-q', '-b', "127.0.0.1:$kafka_port", '-t', 'seckill.orders',
-    '-K', "\t" or die "kcat: $!";
-print $kcat "$course\tnot an order: metrics test\n";
-close $kcat;
-is $?, 0, 'a malformed message produced';
+ok kcat_produce('seckill.orders', $course, undef, 'not an order: metrics test'),
+    'a malformed message produced';
 
 my $after;
 ok wait_for(30, sub {

@@ -6,6 +6,8 @@
 use strict;
 use warnings;
 use File::Temp ();
+use lib 't/lib';
+use SeckillTest qw(run);
 use Test::More;
 
 my $dir = File::Temp::tempdir('seckill-settings-XXXXXX', TMPDIR => 1, CLEANUP => 1);
@@ -16,18 +18,7 @@ my @settings = qw(SECKILL_HTTP_PORT SECKILL_MYSQL_PORT SECKILL_REDIS_PORT
 # a deploy/ command in a clean environment plus %env: (exit status, output)
 sub deploy {
     my ($env, @cmd) = @_;
-    my $pid = open(my $fh, '-|') // die "fork: $!";
-    if ($pid == 0) {
-        delete @ENV{@settings, 'SECKILL_RUN'};
-        @ENV{keys %$env} = values %$env;
-        open STDERR, '>&', \*STDOUT or die "stderr: $!";
-        exec @cmd;
-        die "exec @cmd: $!";
-    }
-    local $/;
-    my $out = <$fh> // '';
-    close $fh;
-    return ($? >> 8, $out);
+    return run({ (map { $_ => undef } @settings, 'SECKILL_RUN'), %$env }, @cmd);
 }
 
 sub nginx_port {

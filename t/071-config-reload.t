@@ -9,7 +9,7 @@ use strict;
 use warnings;
 use lib 't/lib';
 use File::Temp ();
-use SeckillNginx qw(http);
+use SeckillTest qw(run http);
 use Test::More;
 
 plan skip_all => 'needs the module built and the test stack (t/run.sh)'
@@ -32,17 +32,7 @@ my %env = (
 # deploy/nginx.sh ACTION for the copy: (exit status, output)
 sub nginx_sh {
     my ($action) = @_;
-    my $pid = open(my $fh, '-|') // die "fork: $!";
-    if ($pid == 0) {
-        @ENV{keys %env} = values %env;
-        open STDERR, '>&', \*STDOUT or die "stderr: $!";
-        exec 'sh', "$top/deploy/nginx.sh", $action;
-        die "exec: $!";
-    }
-    local $/;
-    my $out = <$fh> // '';
-    close $fh;
-    return ($? >> 8, $out);
+    return run(\%env, 'sh', "$top/deploy/nginx.sh", $action);
 }
 
 sub edit {

@@ -11,7 +11,9 @@ use strict;
 use warnings;
 use lib 't/lib';
 use Compress::Zlib ();
-use SeckillTest;
+use SeckillTest qw(need_pipeline env_of redis sql svc svc_pid now_ms course
+                   drop_courses plant status_of wait_for alive kcat_produce
+                   wait_green fault_consumer fault_consumer_stop);
 use Test::More;
 use Time::HiRes qw(sleep time);
 
@@ -27,16 +29,14 @@ sub partition_of { return Compress::Zlib::crc32("$_[0]") % $partitions }
 
 sub restore {
     kill 'CONT', $frozen if $frozen;
-    fault_consumer_stop($tester) if $tester;
+    fault_consumer_stop($tester);
     $tester = undef;
     svc('consumer', 'start') unless alive(svc_pid('consumer'));
 }
 
 END {
-    my $status = $?;
     restore();
-    course_drop(@courses) if @courses;
-    $? = $status;
+    drop_courses(@courses) if @courses;
 }
 
 # The partitions a consumer's log says it holds now.
@@ -56,7 +56,7 @@ my $now = now_ms();
 
 # --- 1: orphans by age and status, the test consumer alone in the group
 
-course_add(300, 10);
+course(300, 10, listed => 1);
 push @courses, 300;
 ok(svc('consumer', 'stop'), "the stack's consumer stops");
 ok($tester = fault_consumer('sweeper'), 'a consumer that sweeps every second starts')
@@ -101,7 +101,7 @@ unless (@frozen_parts && @tester_parts) {
     done_testing();
     exit 1;
 }
-course_add($_, 10) for $behind, $ahead;
+course($_, 10, listed => 1) for $behind, $ahead;
 push @courses, $behind, $ahead;
 
 kill 'STOP', $stock;

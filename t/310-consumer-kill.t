@@ -6,7 +6,8 @@
 use strict;
 use warnings;
 use lib 't/lib';
-use SeckillTest;
+use SeckillTest qw(need_pipeline svc svc_pid sale_under_load load_stop
+                   codes_of wait_green verify_answers);
 use Test::More;
 use Time::HiRes qw(sleep);
 
@@ -14,18 +15,10 @@ need_pipeline();
 
 my $course = 310;
 my $seats = 3000;
-my $load;
 
-END {
-    my $status = $?;
-    load_stop($load) if $load;
-    svc('consumer', 'start');
-    course_drop($course);
-    $? = $status;
-}
+END { svc('consumer', 'start') }
 
-course_add($course, $seats);
-$load = load_start(courses => [$course], workers => 4);
+my $load = sale_under_load($course, $seats, workers => 4);
 
 my $killed = 0;
 for (1 .. 3) {
@@ -38,9 +31,7 @@ for (1 .. 3) {
 is($killed, 3, 'the consumer was killed three times and started again');
 
 my $answers = load_stop($load, 1);
-$load = undef;
 my $codes = codes_of($answers);
-note explain $codes;
 ok(($codes->{200} // 0) > 50, "purchases went on meanwhile ($codes->{200} answered 200)");
 is(scalar(grep { $_ != 200 && $_ != 410 } keys %$codes), 0,
    'the consumer is not on the purchase path: only 200 and 410');

@@ -6,7 +6,8 @@
 use strict;
 use warnings;
 use lib 't/lib';
-use SeckillTest;
+use SeckillTest qw(need_pipeline svc sale_under_load load_stop codes_of
+                   wait_green verify_answers);
 use Test::More;
 use Time::HiRes qw(sleep time);
 
@@ -14,18 +15,10 @@ need_pipeline();
 
 my $course = 320;
 my $seats = 100_000;
-my $load;
 
-END {
-    my $status = $?;
-    load_stop($load) if $load;
-    svc('mariadb', 'start');
-    course_drop($course);
-    $? = $status;
-}
+END { svc('mariadb', 'start') }
 
-course_add($course, $seats);
-$load = load_start(courses => [$course], workers => 4);
+my $load = sale_under_load($course, $seats, workers => 4);
 sleep 1.5;
 ok(svc('mariadb', 'stop'), 'MariaDB stops under load');
 my $down = time;
@@ -34,9 +27,7 @@ my $up = time;
 ok(svc('mariadb', 'start'), 'and starts again');
 
 my $answers = load_stop($load, 1.5);
-$load = undef;
 my $codes = codes_of($answers);
-note explain $codes;
 my @meanwhile = grep { $_->{sent} > $down && $_->{at} < $up } @$answers;
 ok(@meanwhile > 20, scalar(@meanwhile) . ' purchases answered while MariaDB was down');
 is(scalar(grep { $_->{code} != 200 } @meanwhile), 0, 'all of them 200');

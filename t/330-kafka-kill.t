@@ -8,7 +8,8 @@
 use strict;
 use warnings;
 use lib 't/lib';
-use SeckillTest;
+use SeckillTest qw(need_pipeline svc svc_pid sale_under_load load_stop
+                   codes_of wait_green verify_answers);
 use Test::More;
 use Time::HiRes qw(sleep time);
 
@@ -16,18 +17,10 @@ need_pipeline();
 
 my $course = 330;
 my $seats = 100_000;
-my $load;
 
-END {
-    my $status = $?;
-    load_stop($load) if $load;
-    svc('kafka', 'start');
-    course_drop($course);
-    $? = $status;
-}
+END { svc('kafka', 'start') }
 
-course_add($course, $seats);
-$load = load_start(courses => [$course], workers => 6);
+my $load = sale_under_load($course, $seats, workers => 6);
 sleep 1.5;
 my $pid = svc_pid('kafka');
 ok($pid && kill('KILL', $pid), 'the broker is killed');
@@ -38,9 +31,7 @@ my $up = time;
 # the producers and the consumer find it again
 sleep 4;
 my $answers = load_stop($load, 2);
-$load = undef;
 my $codes = codes_of($answers);
-note explain $codes;
 
 ok(($codes->{503} // 0) > 0, "purchases answered 503 while the broker was away ($codes->{503})");
 my @slow = grep { $_->{code} == 503 && $_->{secs} > 9 } @$answers;

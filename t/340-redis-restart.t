@@ -7,7 +7,8 @@ use strict;
 use warnings;
 use lib 't/lib';
 use HTTP::Tiny;
-use SeckillTest;
+use SeckillTest qw(need_pipeline env_of svc sale_under_load load_stop codes_of
+                   wait_green verify_answers);
 use Test::More;
 use Time::HiRes qw(sleep time);
 
@@ -15,18 +16,10 @@ need_pipeline();
 
 my $course = 340;
 my $seats = 100_000;
-my $load;
 
-END {
-    my $status = $?;
-    load_stop($load) if $load;
-    svc('redis', 'start');
-    course_drop($course);
-    $? = $status;
-}
+END { svc('redis', 'start') }
 
-course_add($course, $seats);
-$load = load_start(courses => [$course], workers => 4);
+my $load = sale_under_load($course, $seats, workers => 4);
 sleep 1.5;
 ok(svc('redis', 'stop'), 'Redis stops under load');
 my $down = time;
@@ -39,9 +32,7 @@ ok(svc('redis', 'start'), 'and starts again');
 my $up = time;
 # the workers try again after 100 ms doubling to 2 s
 my $answers = load_stop($load, 4);
-$load = undef;
 my $codes = codes_of($answers);
-note explain $codes;
 
 my @meanwhile = grep { $_->{sent} > $down + 0.3 && $_->{at} < $restart } @$answers;
 ok(@meanwhile > 20, scalar(@meanwhile) . ' purchases while Redis was down');

@@ -10,7 +10,9 @@
 use strict;
 use warnings;
 use lib 't/lib';
-use SeckillTest;
+use SeckillTest qw(need_pipeline redis sql svc now_ms status_of wait_for
+                   nginx_start nginx_workers sale_under_load load_stop
+                   codes_of wait_green verify_answers fault_consumer);
 use Test::More;
 use Time::HiRes qw(sleep time);
 
@@ -18,17 +20,9 @@ need_pipeline();
 
 my $course = 350;
 my $seats = 100_000;
-my ($load, $tester, $nginx);
+my ($tester, $nginx);
 
-END {
-    my $status = $?;
-    load_stop($load) if $load;
-    nginx_stop($nginx) if $nginx;
-    fault_consumer_stop($tester) if $tester;
-    svc('consumer', 'start');
-    course_drop($course);
-    $? = $status;
-}
+END { svc('consumer', 'start') }
 
 ok(svc('consumer', 'stop'), "the stack's consumer stops");
 ok($tester = fault_consumer('sweeper'), 'a consumer that sweeps every second starts')
@@ -39,17 +33,14 @@ ok($nginx = nginx_start(http => 'seckill_kafka_property linger.ms 1500;'),
 my @workers = nginx_workers($nginx->{pid});
 is(scalar @workers, 2, "two workers (@workers)");
 
-course_add($course, $seats);
-$load = load_start(courses => [$course], workers => 8, url => $nginx->{url}, pause => 0.01);
+my $load = sale_under_load($course, $seats, workers => 8, url => $nginx->{url}, pause => 0.01);
 sleep 2;
 ok(kill('KILL', $workers[0]), "worker $workers[0] killed -9");
 my $killed = now_ms();
 ok(wait_for(10, sub { grep({ $_ != $workers[0] } nginx_workers($nginx->{pid})) == 2 }),
    'the master started a new worker');
 my $answers = load_stop($load, 2);
-$load = undef;
 my $codes = codes_of($answers);
-note explain $codes;
 ok(($codes->{200} // 0) > 0, 'purchases answered 200');
 ok(($codes->{599} // 0) > 0, 'the dead worker\'s clients got no answer');
 is(scalar(grep { $_ != 200 && $_ != 503 && $_ != 599 } keys %$codes), 0,

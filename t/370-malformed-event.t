@@ -6,7 +6,9 @@
 use strict;
 use warnings;
 use lib 't/lib';
-use SeckillTest;
+use SeckillTest qw(need_pipeline now_ms wait_for kcat_produce kcat_read
+                   sale_under_load load_stop codes_of wait_green
+                   verify_answers);
 use Test::More;
 use Time::HiRes qw(sleep time);
 
@@ -14,14 +16,6 @@ need_pipeline();
 
 my $course = 370;
 my $seats = 100_000;
-my $load;
-
-END {
-    my $status = $?;
-    load_stop($load) if $load;
-    course_drop($course);
-    $? = $status;
-}
 
 my $marker = "malformed-$$-" . now_ms();
 my @bad = (
@@ -38,22 +32,21 @@ my @bad = (
 # valid JSON under a key that is not its course
 my $other = qq({"order_id":1,"course_id":$course,"user_id":1,"ts":1,"m":"$marker"});
 
-course_add($course, $seats);
-$load = load_start(courses => [$course], workers => 4);
+sub dead_letters { return scalar grep { index($_, $marker) >= 0 } kcat_read('seckill.orders.dlq') }
+
+my $load = sale_under_load($course, $seats, workers => 4);
 sleep 1.5;
 ok(kcat_produce('seckill.orders', $course, undef, @bad), 'malformed messages on the course\'s partition');
 ok(kcat_produce('seckill.orders', 'not-a-course', undef, $other), 'and one under a wrong key');
 sleep 1;
 ok(kcat_produce('seckill.orders', $course, undef, $bad[0]), 'and one more later');
 my $answers = load_stop($load, 1.5);
-$load = undef;
 my $codes = codes_of($answers);
-note explain $codes;
 my $want = @bad + 2;
 my $dead = 0;
-ok(wait_for(30, sub { ($dead = kcat_count('seckill.orders.dlq', $marker)) >= $want }),
+ok(wait_for(30, sub { ($dead = dead_letters()) >= $want }),
    "all $want on the dead-letter topic") or diag "$dead there";
-is(kcat_count('seckill.orders.dlq', $marker), $want, 'each once');
+is(dead_letters(), $want, 'each once');
 is(scalar(grep { $_ != 200 } keys %$codes), 0, 'every purchase answered 200');
 
 wait_green(30, $course);

@@ -11,7 +11,9 @@
 use strict;
 use warnings;
 use lib 't/lib';
-use SeckillTest;
+use SeckillTest qw(need_pipeline env_of svc_pid now_ms statuses_of wait_for
+                   nginx_start sale_under_load load_stop codes_of wait_green
+                   verify_answers);
 use Test::More;
 use Time::HiRes qw(sleep time);
 
@@ -19,22 +21,14 @@ need_pipeline();
 
 my $course = 380;
 my $seats = 100_000;
-my ($load, $nginx, $paused);
+my ($nginx, $paused);
 
-END {
-    my $status = $?;
-    kill 'CONT', $paused if $paused;
-    load_stop($load) if $load;
-    nginx_stop($nginx) if $nginx;
-    course_drop($course);
-    $? = $status;
-}
+END { kill 'CONT', $paused if $paused }
 
 ok($nginx = nginx_start(http => 'seckill_kafka_timeout 1s;'),
    'a private nginx with a 1 s delivery timeout starts') or do { done_testing(); exit 1 };
-course_add($course, $seats);
 my $since = now_ms();
-$load = load_start(courses => [$course], workers => 8, url => $nginx->{url});
+my $load = sale_under_load($course, $seats, workers => 8, url => $nginx->{url});
 sleep 1.5;
 my $broker = svc_pid('kafka');
 ok(kill('STOP', $broker), 'the broker is paused');
@@ -43,9 +37,7 @@ sleep 3;
 kill 'CONT', $broker;
 $paused = undef;
 my $answers = load_stop($load, 2.5);
-$load = undef;
 my $codes = codes_of($answers);
-note explain $codes;
 ok(($codes->{503} // 0) > 0, "deliveries timed out: $codes->{503} answered 503");
 ok(($codes->{200} // 0) > 0, "and the rest 200 ($codes->{200})");
 is(scalar(grep { $_ != 200 && $_ != 503 } keys %$codes), 0, 'nothing else');

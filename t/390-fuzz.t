@@ -16,7 +16,8 @@ use IO::Select;
 use IO::Socket::INET;
 use JSON::PP ();
 use POSIX ();
-use SeckillTest;
+use SeckillTest qw(need_pipeline env_of redis svc_pid course drop_courses
+                   alive log_mark log_since);
 use Socket qw(SHUT_WR);
 use Test::More;
 use Time::HiRes qw(sleep time);
@@ -39,10 +40,8 @@ my $json = JSON::PP->new;
 my $slow_pid;
 
 END {
-    my $status = $?;
     kill 'KILL', $slow_pid if $slow_pid;
-    course_drop($course);
-    $? = $status;
+    drop_courses($course);
 }
 
 # --- the generator: each piece invalid on its own, or made so
@@ -314,7 +313,7 @@ sub slowloris {
 
 # --- the run
 
-course_add($course, $seats);
+course($course, $seats, listed => 1);
 my $mark = log_mark($errlog);
 my $master = svc_pid('nginx');
 

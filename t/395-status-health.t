@@ -7,7 +7,7 @@
 use strict;
 use warnings;
 use lib 't/lib';
-use SeckillTest;
+use SeckillTest qw(need_pipeline env_of run svc svc_pid wait_for alive);
 use Test::More;
 use Time::HiRes qw(sleep);
 
@@ -15,14 +15,12 @@ need_pipeline();
 
 my $frozen;
 END {
-    my $status = $?;
     kill 'CONT', $frozen if $frozen;
     svc('nginx', 'start');
-    $? = $status;
 }
 
 sub status {
-    my ($rc, $out) = SeckillTest::_capture('sh', env_of('deploy') . '/stack.sh', 'status');
+    my ($rc, $out) = run('sh', env_of('deploy') . '/stack.sh', 'status');
     return $out;
 }
 
@@ -39,7 +37,7 @@ like(row($out, 'consumer'), qr/\bup\b.*lag \d+, stats \d+ s old$/, 'consumer: it
 like(row($out, 'nginx'), qr/\bup\b.*ok \(\/api\/courses 200\)$/, 'nginx: answers');
 
 # A live view of the sale: the stats table again every second.
-my (undef, $watch) = SeckillTest::_capture('timeout', '2.5', env_of('cli'), '-c',
+my (undef, $watch) = run('timeout', '2.5', env_of('cli'), '-c',
                                            env_of('conf'), 'stats', '--watch');
 my @tables = $watch =~ /^seckill stats, \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(every second/mg;
 ok(@tables >= 2, scalar(@tables) . ' tables in 2.5 s from `seckill stats --watch`') or diag $watch;

@@ -6,60 +6,27 @@
 # numbers. The bench courses it uses (1001..1003) are removed at the end.
 use strict;
 use warnings;
+use lib 't/lib';
+use SeckillTest qw(need_pipeline cli redis sql pending drop_courses wait_for);
 use Test::More;
 
-my ($cli, $conf) = @ENV{qw(TEST_NGINX_SECKILL_CLI TEST_NGINX_SECKILL_CONF)};
-my ($redis_port, $mysql_port) = @ENV{qw(TEST_NGINX_REDIS_PORT TEST_NGINX_MYSQL_PORT)};
-plan skip_all => 'needs the services and the consumer of t/run.sh'
-    unless $cli && $conf && $redis_port && $mysql_port;
+need_pipeline();
 
 my @courses = (1001, 1002, 1003);
 my $ids = join ',', @courses;
-
-sub cli {
-    my $out = qx{$cli -c $conf @_ 2>&1};
-    return ($? >> 8, $out);
-}
-
-sub sql {
-    my ($query) = @_;
-    my $out = qx{mariadb --no-defaults -h127.0.0.1 -P$mysql_port -useckill seckill -N -B -e "$query"};
-    chomp $out;
-    return $out;
-}
-
-sub redis {
-    my $out = qx{redis-cli -p $redis_port @_};
-    chomp $out;
-    return $out;
-}
-
-sub cleanup {
-    sql("DELETE FROM orders WHERE course_id IN ($ids)");
-    sql("DELETE FROM courses WHERE id IN ($ids)");
-    for my $c (@courses) {
-        system("redis-cli -p $redis_port --scan --pattern 'seckill:{c$c}*'"
-               . " | xargs -r -n 1000 redis-cli -p $redis_port del >/dev/null");
-    }
-    redis("zrem seckill:courses @courses");
-}
 
 # Waits (30 s at most) until the consumer has persisted and confirmed the
 # orders of our courses: n rows, nothing left pending.
 sub caught_up {
     my ($n) = @_;
-    my $deadline = time + 30;
-    while (time < $deadline) {
-        my $pending = 0;
-        $pending += redis("hlen 'seckill:{c$_}:pending'") for @courses;
-        return 1 if $pending == 0 && sql("SELECT COUNT(*) FROM orders WHERE course_id IN ($ids)") == $n;
-        select undef, undef, undef, 0.2;
-    }
-    return 0;
+    return wait_for(30, sub {
+        pending(@courses) == 0
+            && sql("SELECT COUNT(*) FROM orders WHERE course_id IN ($ids)") == $n;
+    });
 }
 
-cleanup();
-END { cleanup() if $cli }
+drop_courses(@courses);
+END { drop_courses(@courses) if @courses }
 
 my ($rc, $out) = cli('fill', 300, '--courses', scalar @courses);
 is $rc, 0, 'fill: 300 orders reserved and produced' or diag $out;
@@ -74,16 +41,16 @@ is sql("SELECT COUNT(*) FROM (SELECT 1 FROM orders WHERE course_id IN ($ids)"
 
 my ($order, $course, $user) = split /\t/, sql("SELECT order_id, course_id, user_id FROM orders"
                                               . " WHERE course_id = $courses[0] ORDER BY order_id LIMIT 1");
-my $key = "'seckill:{c$course}:u:$user'";
-is redis("hget $key status"), 'success', 'the status key says success';
+my $key = "seckill:{c$course}:u:$user";
+is redis('HGET', $key, 'status'), 'success', 'the status key says success';
 
-redis("hset $key status pending");
+redis('HSET', $key, 'status', 'pending');
 ($rc, $out) = cli('check');
 is $rc, 1, 'check fails on a row whose status key is not success';
 like $out, qr/^check: course $course: 1 order row\(s\) whose status is not success$/m,
     'naming the course and the count' or diag $out;
 like $out, qr/order $order of user $user: status 'pending', want 'success'/, 'and the order';
-redis("hset $key status success");
+redis('HSET', $key, 'status', 'success');
 
 sql("DELETE FROM orders WHERE order_id = $order");
 ($rc, $out) = cli('check');

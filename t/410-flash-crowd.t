@@ -6,35 +6,20 @@
 # green. The sale is reset at the end for the tests after this one.
 use strict;
 use warnings;
+use lib 't/lib';
+use SeckillTest qw(need_pipeline env_of run cli redis sql pending);
 use Test::More;
 
-my ($cli, $conf, $url) = @ENV{qw(TEST_NGINX_SECKILL_CLI TEST_NGINX_SECKILL_CONF SECKILL_URL)};
-my ($redis_port, $mysql_port) = @ENV{qw(TEST_NGINX_REDIS_PORT TEST_NGINX_MYSQL_PORT)};
-plan skip_all => 'needs the whole pipeline of t/run.sh'
-    unless $cli && $conf && $url && $redis_port && $mysql_port;
+need_pipeline();
 
-my $top = $0 =~ m{^(.*)/t/[^/]+$} ? $1 : '.';
-
-sub sql {
-    my ($query) = @_;
-    my $out = qx{mariadb --no-defaults -h127.0.0.1 -P$mysql_port -useckill seckill -N -B -e "$query"};
-    chomp $out;
-    return $out;
-}
-
-sub redis {
-    my $out = qx{redis-cli -p $redis_port @_};
-    chomp $out;
-    return $out;
-}
-
-is(system("$cli -c $conf reset >/dev/null"), 0, 'a new sale');
+is((cli('reset'))[0], 0, 'a new sale');
 select undef, undef, undef, 1.2;        # past the workers' sold-out cache
 
 local $ENV{BENCH_REQUESTS} = 10000;
 local $ENV{BENCH_THREADS} = 2;
 local $ENV{BENCH_CONNECTIONS} = 100;
-my $out = qx{wrk -t2 -c100 -d15s --timeout 10s -s $top/bench/seckill.lua $url 2>&1};
+my (undef, $out) = run('wrk', '-t2', '-c100', '-d15s', '--timeout', '10s',
+                      '-s', env_of('top') . '/bench/seckill.lua', env_of('url'));
 my ($line) = $out =~ /^(BENCH .*)$/m or diag($out);
 my %f = ($line // '') =~ /(\w+)=(\S+)/g;
 my %statuses = ($f{statuses} // '') =~ /(\w+):(\d+)/g;
@@ -49,8 +34,7 @@ is(join(',', sort grep { $_ ne 'pending' && $_ ne 'sold_out' } keys %statuses), 
 # Quiet: the consumer has persisted everything and check holds.
 my ($rc, $check) = (1, '');
 for (1 .. 120) {
-    $check = qx{$cli -c $conf check 2>&1};
-    $rc = $? >> 8;
+    ($rc, $check) = cli('check');
     last if $rc == 0 && sql('SELECT COUNT(*) FROM orders') == 850;
     select undef, undef, undef, 0.5;
 }
@@ -59,8 +43,8 @@ is(sql('SELECT COUNT(*) FROM orders'), 850, 'exactly 850 rows');
 is(sql('SELECT COUNT(*) FROM (SELECT course_id, user_id FROM orders GROUP BY 1, 2) x'), 850,
    'one row per (course, user)');
 for my $c (1 .. 6) {
-    is(redis("hget 'seckill:{c$c}' remaining"), 0, "course $c: remaining 0 in Redis");
-    is(redis("zcard 'seckill:{c$c}:pending'"), 0, "course $c: nothing pending");
+    is(redis('HGET', "seckill:{c$c}", 'remaining'), 0, "course $c: remaining 0 in Redis");
+    is(pending($c), 0, "course $c: nothing pending");
 }
 my $total = sql('SELECT SUM(total) FROM courses WHERE id BETWEEN 1 AND 6');
 is($total, 850, 'the demo catalogue has 850 seats');
@@ -68,10 +52,10 @@ my @rows = split /\n/, sql('SELECT course_id, user_id FROM orders');
 my $success = 0;
 for my $r (@rows) {
     my ($c, $u) = split /\t/, $r;
-    $success++ if redis("hget 'seckill:{c$c}:u:$u' status") eq 'success';
+    $success++ if redis('HGET', "seckill:{c$c}:u:$u", 'status') eq 'success';
 }
 is($success, 850, 'every order row has its status key at success');
 
-is(system("$cli -c $conf reset >/dev/null"), 0, 'the sale reset for the next tests');
+is((cli('reset'))[0], 0, 'the sale reset for the next tests');
 select undef, undef, undef, 1.2;
 done_testing();

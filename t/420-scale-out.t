@@ -9,7 +9,9 @@
 use strict;
 use warnings;
 use lib 't/lib';
-use SeckillTest;
+use SeckillTest qw(need_pipeline redis svc svc_pid wait_for nginx_start
+                   sale_under_load load_start load_stop codes_of wait_green
+                   verify_answers fault_consumer);
 use Test::More;
 use Time::HiRes qw(sleep);
 
@@ -17,30 +19,20 @@ need_pipeline();
 
 my $course = 420;
 my $seats = 4000;
-my ($load_a, $load_b, $second, $nginx);
+my ($second, $nginx);
 
-END {
-    my $status = $?;
-    load_stop($load_a) if $load_a;
-    load_stop($load_b) if $load_b;
-    nginx_stop($nginx) if $nginx;
-    fault_consumer_stop($second) if $second;
-    svc('consumer', 'start');
-    course_drop($course);
-    $? = $status;
-}
+END { svc('consumer', 'start') }
 
 ok($second = fault_consumer('second'), 'a second consumer joins the group')
     or do { done_testing(); exit 1 };
 ok($nginx = nginx_start(), 'a second nginx with two workers starts')
     or do { done_testing(); exit 1 };
 
-course_add($course, $seats);
 # Two crowds, one per nginx, with users of their own.
-$load_a = load_start(courses => [$course], workers => 4, pause => 0.005,
-                     users_from => 10_000_000);
-$load_b = load_start(courses => [$course], workers => 4, pause => 0.005,
-                     users_from => 50_000_000, url => $nginx->{url});
+my $load_a = sale_under_load($course, $seats, workers => 4, pause => 0.005,
+                             users_from => 10_000_000);
+my $load_b = load_start(courses => [$course], workers => 4, pause => 0.005,
+                        users_from => 50_000_000, url => $nginx->{url});
 sleep 1;
 my $pid = svc_pid('consumer');
 ok($pid && kill('KILL', $pid), "the stack's consumer ($pid) killed -9 midway");
@@ -48,9 +40,7 @@ ok($pid && kill('KILL', $pid), "the stack's consumer ($pid) killed -9 midway");
 ok(wait_for(60, sub { redis('HGET', "seckill:{c$course}", 'remaining') eq '0' }),
    'the course sells out');
 my $answers = [ @{ load_stop($load_a, 0.5) }, @{ load_stop($load_b) } ];
-($load_a, $load_b) = (undef, undef);
 my $codes = codes_of($answers);
-note explain $codes;
 is($codes->{200}, $seats, "exactly $seats answered 200 across both nginx");
 is(scalar(grep { $_ != 200 && $_ != 410 } keys %$codes), 0, 'every other answer is 410');
 my %by_nginx;

@@ -51,7 +51,8 @@ my %secret = do {
         TEST_NGINX_SECKILL_CONF => "$run/conf/consumer.conf",
         SECKILL_URL => "http://127.0.0.1:$stack{SECKILL_HTTP_PORT}");
 require SeckillTest;
-SeckillTest->import;
+SeckillTest->import(qw(need_pipeline course drop_courses svc svc_pid load_start load_stop
+                       codes_of wait_green verify_answers));
 need_pipeline();
 
 # every partition of the order topic on three replicas, all in sync
@@ -67,11 +68,11 @@ my $load;
 END {
     my $status = $?;
     load_stop($load) if $load;
-    course_drop(@courses) if defined &course_drop;
+    drop_courses(@courses) if defined &drop_courses;
     $? = $status;
 }
 
-course_add($_, $seats) for @courses;
+course($_, $seats, listed => 1) for @courses;
 $load = load_start(courses => \@courses, workers => 6, timeout => 30);
 sleep 2;
 my $victim = 'kafka-2';
