@@ -152,6 +152,25 @@ ngx_http_seckill_json_send(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
+yajl_gen
+ngx_http_seckill_json_status(ngx_http_request_t *r,
+    ngx_http_seckill_reason_e reason)
+{
+    yajl_gen  g;
+
+    g = ngx_http_seckill_json_gen(r);
+    if (g == NULL) {
+        return NULL;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_seckill_json_str(g, "status");
+    ngx_http_seckill_json_reason(g, reason);
+
+    return g;
+}
+
+
 ngx_int_t
 ngx_http_seckill_json_error(ngx_http_request_t *r, ngx_uint_t status,
     ngx_http_seckill_reason_e reason, const char *text)
@@ -159,14 +178,11 @@ ngx_http_seckill_json_error(ngx_http_request_t *r, ngx_uint_t status,
     time_t    retry_after;
     yajl_gen  g;
 
-    g = ngx_http_seckill_json_gen(r);
+    g = ngx_http_seckill_json_status(r, reason);
     if (g == NULL) {
         return NGX_ERROR;
     }
 
-    yajl_gen_map_open(g);
-    ngx_http_seckill_json_str(g, "status");
-    ngx_http_seckill_json_reason(g, reason);
     ngx_http_seckill_json_str(g, "error");
     ngx_http_seckill_json_str(g, text);
     yajl_gen_map_close(g);

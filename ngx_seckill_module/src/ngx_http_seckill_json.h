@@ -52,6 +52,10 @@ yajl_gen ngx_http_seckill_json_gen(ngx_http_request_t *r);
 
 yajl_gen_status ngx_http_seckill_json_str(yajl_gen g, const char *s);
 
+/* the same, with the document opened as {"status":reason; NULL on error */
+yajl_gen ngx_http_seckill_json_status(ngx_http_request_t *r,
+    ngx_http_seckill_reason_e reason);
+
 /*
  * Send the generated document, whose "status" is reason, as the whole
  * response, and count it.  Returns what a content handler returns, or what

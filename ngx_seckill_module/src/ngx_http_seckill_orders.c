@@ -114,11 +114,6 @@ ngx_http_seckill_orders_send(ngx_http_request_t *r,
     id = reply->element[0];
     st = reply->element[1];
 
-    g = ngx_http_seckill_json_gen(r);
-    if (g == NULL) {
-        return NGX_ERROR;
-    }
-
     if (id->type == REDIS_REPLY_NIL && st->type == REDIS_REPLY_NIL) {
         code = NGX_HTTP_NOT_FOUND;
         reason = NGX_HTTP_SECKILL_REASON_NONE;
@@ -172,10 +167,10 @@ ngx_http_seckill_orders_send(ngx_http_request_t *r,
 
 send:
 
-    yajl_gen_map_open(g);
-
-    ngx_http_seckill_json_str(g, "status");
-    ngx_http_seckill_json_reason(g, reason);
+    g = ngx_http_seckill_json_status(r, reason);
+    if (g == NULL) {
+        return NGX_ERROR;
+    }
 
     if (order) {
         ngx_http_seckill_json_str(g, "order_id");

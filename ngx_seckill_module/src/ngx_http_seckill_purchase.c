@@ -368,15 +368,10 @@ ngx_http_seckill_purchase_send(ngx_http_request_t *r, ngx_uint_t status,
 {
     yajl_gen  g;
 
-    g = ngx_http_seckill_json_gen(r);
+    g = ngx_http_seckill_json_status(r, reason);
     if (g == NULL) {
         return NGX_ERROR;
     }
-
-    yajl_gen_map_open(g);
-
-    ngx_http_seckill_json_str(g, "status");
-    ngx_http_seckill_json_reason(g, reason);
 
     if (field) {
         ngx_http_seckill_json_str(g, field);
