@@ -8,11 +8,6 @@
 set -eu
 . "$(dirname "$0")/lib.sh"
 
-# node_name I: kafka, kafka-2, kafka-3, ...
-node_name() {
-    if [ "$1" = 1 ]; then echo kafka; else echo "kafka-$1"; fi
-}
-
 # kafka_java [exec] CLASS ARGS...: the JVM with a bounded heap and our log4j.
 # The log file names follow the node (KAFKA_NODE_LOG, see log4j.properties).
 kafka_java() {
@@ -29,11 +24,11 @@ kafka_java() {
 # factors the cluster can hold (the broker count capped at 3;
 # min.insync.replicas 2 once there are 3, so acks=all means two disks).
 node_props() {
-    _port=$(kafka_port "$(node_name "$1")")
-    _cport=$(kafka_port "$(node_name "$1")" controller)
+    _port=$(kafka_port "$(kafka_node "$1")")
+    _cport=$(kafka_port "$(kafka_node "$1")" controller)
     _voters= _j=1
     while [ "$_j" -le "$SECKILL_KAFKA_NODES" ]; do
-        _voters="$_voters${_voters:+,}$_j@127.0.0.1:$(kafka_port "$(node_name "$_j")" controller)"
+        _voters="$_voters${_voters:+,}$_j@127.0.0.1:$(kafka_port "$(kafka_node "$_j")" controller)"
         _j=$((_j + 1))
     done
     _rf=$SECKILL_KAFKA_NODES
@@ -56,14 +51,14 @@ node_props() {
 # node_ready I: the broker logs this line once it serves clients; the port
 # alone opens a little earlier, while the metadata log is still replayed.
 node_ready() {
-    port_open "$(kafka_port "$(node_name "$1")")" \
-        && grep -q 'Kafka Server started' "$SECKILL_LOG/$(node_name "$1").log"
+    port_open "$(kafka_port "$(kafka_node "$1")")" \
+        && grep -q 'Kafka Server started' "$SECKILL_LOG/$(kafka_node "$1").log"
 }
 
 # start_node I: formats its storage the first time and starts it, without
 # waiting: a cluster's controllers need a quorum before any is ready.
 start_node() {
-    _name=$(node_name "$1")
+    _name=$(kafka_node "$1")
     node_log=$_name
     _dir=$SECKILL_RUN/$_name
     _props=$SECKILL_RUN/conf/server.properties
@@ -90,7 +85,7 @@ start_node() {
 # wait_node I: the JVM's own complaints (a heap it cannot have, a bad
 # option) go to its .out, before log4j writes anything: show both.
 wait_node() {
-    _name=$(node_name "$1")
+    _name=$(kafka_node "$1")
     if ! (wait_until "$_name" 120 "$SECKILL_LOG/$_name.log" node_ready "$1"); then
         tail -n 20 "$SECKILL_LOG/$_name.out" >&2 2>/dev/null || true
         die "$_name did not start: see $SECKILL_LOG/$_name.log and $SECKILL_LOG/$_name.out (the previous run's: *.prev)"
@@ -106,16 +101,16 @@ start)
     # One cluster id for every node, drawn once.
     idfile=$SECKILL_RUN/kafka/cluster.id
     if [ ! -s "$idfile" ]; then
-        node_log=kafka-format
-        cluster_id=$(kafka_java kafka.tools.StorageTool random-uuid \
-                         2>"$SECKILL_LOG/kafka-format.log" | tail -1)
+        # a single node formatted before the id was kept has its own
+        cluster_id=$(sed -n 's/^cluster\.id=//p' "$SECKILL_RUN/kafka/data/meta.properties" 2>/dev/null || true)
+        if [ -z "$cluster_id" ]; then
+            node_log=kafka-format
+            cluster_id=$(kafka_java kafka.tools.StorageTool random-uuid \
+                             2>"$SECKILL_LOG/kafka-format.log" | tail -1)
+        fi
         if [ -z "$cluster_id" ]; then
             tail -n 20 "$SECKILL_LOG/kafka-format.log" >&2
             die "kafka's StorageTool could not run (log: $SECKILL_LOG/kafka-format.log; SECKILL_KAFKA_HEAP=$SECKILL_KAFKA_HEAP)"
-        fi
-        # a single node formatted before the id was kept has its own
-        if [ -f "$SECKILL_RUN/kafka/data/meta.properties" ]; then
-            cluster_id=$(sed -n 's/^cluster\.id=//p' "$SECKILL_RUN/kafka/data/meta.properties")
         fi
         echo "$cluster_id" >"$idfile"
     fi
@@ -123,7 +118,7 @@ start)
     started=
     i=1
     while [ "$i" -le "$SECKILL_KAFKA_NODES" ]; do
-        if ! pid_alive "$(node_name "$i")"; then
+        if ! pid_alive "$(kafka_node "$i")"; then
             start_node "$i"
             started="$started $i"
         fi

@@ -44,21 +44,22 @@ case $SECKILL_KAFKA_NODES in
            "$SECKILL_KAFKA_NODES" >&2
        exit 1 ;;
 esac
-SECKILL_KAFKA_BROKERS=
-_i=0
-while [ "$_i" -lt "$SECKILL_KAFKA_NODES" ]; do
-    SECKILL_KAFKA_BROKERS="$SECKILL_KAFKA_BROKERS${SECKILL_KAFKA_BROKERS:+,}127.0.0.1:$((SECKILL_KAFKA_PORT + 2 * _i))"
-    _i=$((_i + 1))
-done
-SECKILL_MODULE=${SECKILL_MODULE:-$SECKILL_TOP/build/ngx_http_seckill_module.so}
-SECKILL_BIN=${SECKILL_BIN:-$SECKILL_TOP/build/bin}
-export SECKILL_TOP SECKILL_RUN SECKILL_HTTP_PORT SECKILL_MYSQL_PORT \
-    SECKILL_REDIS_PORT SECKILL_KAFKA_PORT SECKILL_KAFKA_CONTROLLER_PORT \
-    SECKILL_KAFKA_LIB SECKILL_KAFKA_HEAP SECKILL_TOPIC SECKILL_MODULE SECKILL_BIN \
-    SECKILL_KAFKA_NODES SECKILL_KAFKA_BROKERS
+# kafka_node I: the name of broker I (pid file, data directory, log):
+# kafka, kafka-2, kafka-3, ...
+kafka_node() {
+    if [ "$1" = 1 ]; then echo kafka; else echo "kafka-$1"; fi
+}
 
-# kafka_port SERVICE [CONTROLLER]: the client (or controller) port of kafka,
-# kafka-2, ...
+# kafka_services: the brokers' names, node 1 first
+kafka_services() {
+    _i=1
+    while [ "$_i" -le "$SECKILL_KAFKA_NODES" ]; do
+        kafka_node "$_i"
+        _i=$((_i + 1))
+    done
+}
+
+# kafka_port NAME [controller]: the client (or controller) port of a broker
 kafka_port() {
     _n=${1#kafka}; _n=${_n#-}; _n=$(( ${_n:-1} - 1 ))
     if [ -n "${2:-}" ]; then
@@ -68,15 +69,17 @@ kafka_port() {
     fi
 }
 
-# kafka_services: the pid-file names of the brokers, node 1 first
-kafka_services() {
-    echo kafka
-    _i=2
-    while [ "$_i" -le "$SECKILL_KAFKA_NODES" ]; do
-        echo "kafka-$_i"
-        _i=$((_i + 1))
-    done
-}
+SECKILL_KAFKA_BROKERS=
+for _s in $(kafka_services); do
+    SECKILL_KAFKA_BROKERS="$SECKILL_KAFKA_BROKERS${SECKILL_KAFKA_BROKERS:+,}127.0.0.1:$(kafka_port "$_s")"
+done
+SECKILL_MODULE=${SECKILL_MODULE:-$SECKILL_TOP/build/ngx_http_seckill_module.so}
+SECKILL_BIN=${SECKILL_BIN:-$SECKILL_TOP/build/bin}
+export SECKILL_TOP SECKILL_RUN SECKILL_HTTP_PORT SECKILL_MYSQL_PORT \
+    SECKILL_REDIS_PORT SECKILL_KAFKA_PORT SECKILL_KAFKA_CONTROLLER_PORT \
+    SECKILL_KAFKA_LIB SECKILL_KAFKA_HEAP SECKILL_TOPIC SECKILL_MODULE SECKILL_BIN \
+    SECKILL_KAFKA_NODES SECKILL_KAFKA_BROKERS
+
 
 # The stack's passwords, made once by make_secrets (below) into
 # $SECKILL_RUN/secrets, mode 0600: Redis's requirepass, MariaDB's root and

@@ -1,7 +1,8 @@
 
 /*
  * Order ids without a round trip per purchase: gen * 2^20 + seq, where
- * each worker takes gen from INCR seckill:order_gen (protocol/seckill_order_id.h).
+ * each worker takes gen from INCR seckill:order_gen
+ * (protocol/seckill_order_id.h).
  */
 
 

@@ -102,8 +102,6 @@ typedef struct {
     ngx_queue_t                         queue;     /* in waiting_redis */
 
     ngx_http_seckill_ids_t              ids;
-    int64_t                             order;
-    int64_t                             ts;
 
     ngx_http_seckill_purchase_state_e   state;
 
@@ -319,9 +317,9 @@ ngx_http_seckill_purchase_handler(ngx_http_request_t *r)
     tp = ngx_timeofday();
 
     ctx->ids = ids;
-    ctx->order = order;
-    ctx->ts = (int64_t) tp->sec * 1000 + tp->msec;
     ctx->state = ngx_http_seckill_reserving;
+
+    /* the order id and its time live in the call: the event carries both */
 
     ctx->call.script = NGX_HTTP_SECKILL_SCRIPT_RESERVE;
     ctx->call.handler = ngx_http_seckill_purchase_reserved;
@@ -329,7 +327,7 @@ ngx_http_seckill_purchase_handler(ngx_http_request_t *r)
     ctx->call.course = ids.course;
     ctx->call.user = ids.user;
     ctx->call.order = order;
-    ctx->call.now = ctx->ts;
+    ctx->call.now = (int64_t) tp->sec * 1000 + tp->msec;
 
     if (ngx_http_seckill_script_run(&ctx->call) != NGX_OK) {
         /* nothing else has seen the context yet */
@@ -531,7 +529,8 @@ ngx_http_seckill_purchase_deliver(ngx_http_seckill_purchase_t *ctx)
     p = ngx_sprintf(value,
                     "{\"order_id\":%L,\"course_id\":%L,\"user_id\":%L,"
                     "\"ts\":%L}",
-                    ctx->order, ctx->ids.course, ctx->ids.user, ctx->ts);
+                    ctx->call.order, ctx->ids.course, ctx->ids.user,
+                    ctx->call.now);
 
     /* the key is the course: its events stay in order in one partition */
 
@@ -577,7 +576,7 @@ ngx_http_seckill_purchase_delivered(void *opaque, rd_kafka_resp_err_t err)
             ngx_log_error(NGX_LOG_WARN, pw->log, 0,
                           "order %L (course %L, user %L) not delivered at "
                           "exit: %s; left pending for the sweeper",
-                          ctx->order, ctx->ids.course, ctx->ids.user,
+                          ctx->call.order, ctx->ids.course, ctx->ids.user,
                           rd_kafka_err2str(err));
         }
 
@@ -588,13 +587,13 @@ ngx_http_seckill_purchase_delivered(void *opaque, rd_kafka_resp_err_t err)
         ctx->state = ngx_http_seckill_done;
         ngx_http_seckill_purchase_answer(ctx, NGX_HTTP_OK,
                                          NGX_HTTP_SECKILL_REASON_PENDING,
-                                         "order_id", ctx->order);
+                                         "order_id", ctx->call.order);
         goto leave;
     }
 
     ngx_log_error(NGX_LOG_ERR, ngx_http_seckill_purchase_log(ctx), 0,
                   "order %L (course %L, user %L) not delivered to kafka: "
-                  "%s; releasing the seat", ctx->order, ctx->ids.course,
+                  "%s; releasing the seat", ctx->call.order, ctx->ids.course,
                   ctx->ids.user, rd_kafka_err2str(err));
 
     ngx_http_seckill_purchase_release(ctx);
@@ -659,12 +658,12 @@ ngx_http_seckill_purchase_released(redisReply *reply, void *data)
             ngx_log_error(NGX_LOG_WARN, pw->log, 0,
                           "order %L (course %L, user %L) was consumed "
                           "although its client was not told 200",
-                          ctx->order, ctx->ids.course, ctx->ids.user);
+                          ctx->call.order, ctx->ids.course, ctx->ids.user);
         }
 
         ngx_http_seckill_purchase_answer(ctx, NGX_HTTP_OK,
                                          NGX_HTTP_SECKILL_REASON_PENDING,
-                                         "order_id", ctx->order);
+                                         "order_id", ctx->call.order);
         goto leave;
     }
 
@@ -683,7 +682,7 @@ ngx_http_seckill_purchase_released(redisReply *reply, void *data)
         ngx_log_error(NGX_LOG_ERR, ngx_http_seckill_purchase_log(ctx), 0,
                       "release script for order %L (course %L, user %L) "
                       "failed: redis answered type %d \"%*s\"; the sweeper "
-                      "will release it", ctx->order, ctx->ids.course,
+                      "will release it", ctx->call.order, ctx->ids.course,
                       ctx->ids.user, reply->type,
                       reply->type == REDIS_REPLY_ERROR ? reply->len : 0,
                       reply->str);
@@ -781,7 +780,7 @@ ngx_http_seckill_purchase_timeout(ngx_event_t *ev)
         ngx_log_error(NGX_LOG_ERR, ev->log, 0,
                       "order %L (course %L, user %L): no delivery report "
                       "from kafka within %M ms; releasing the seat",
-                      ctx->order, ctx->ids.course, ctx->ids.user,
+                      ctx->call.order, ctx->ids.course, ctx->ids.user,
                       ngx_http_seckill_kafka_timeout()
                       + NGX_HTTP_SECKILL_DELIVERY_SLACK);
 

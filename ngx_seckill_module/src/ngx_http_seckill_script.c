@@ -81,7 +81,7 @@ typedef struct {
     ngx_uint_t                          max;       /* orders per call */
 
     ngx_queue_t                         open;
-    ngx_http_seckill_batch_t           *buckets[NGX_HTTP_SECKILL_SCRIPT_BUCKETS];
+    ngx_http_seckill_batch_t   *buckets[NGX_HTTP_SECKILL_SCRIPT_BUCKETS];
     ngx_event_t                         flush;     /* posted */
 
     /* the arguments of the command being queued: hiredis copies them */
@@ -236,7 +236,8 @@ ngx_http_seckill_script_batch(ngx_http_seckill_script_call_t *call)
     }
 
     batch = ngx_alloc(sizeof(ngx_http_seckill_batch_t)
-                      + (bs->max - 1) * sizeof(ngx_http_seckill_script_call_t *),
+                      + (bs->max - 1)
+                        * sizeof(ngx_http_seckill_script_call_t *),
                       bs->log);
     if (batch == NULL) {
         return NULL;

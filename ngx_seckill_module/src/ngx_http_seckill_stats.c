@@ -458,10 +458,10 @@ ngx_http_seckill_status_handler(ngx_http_request_t *r)
                           "{script=\"reserve\"} %uA\n"
                           "seckill_redis_script_orders_total"
                           "{script=\"release\"} %uA\n",
-                          stats->script_calls[NGX_HTTP_SECKILL_SCRIPT_RESERVE],
-                          stats->script_calls[NGX_HTTP_SECKILL_SCRIPT_RELEASE],
-                          stats->script_orders[NGX_HTTP_SECKILL_SCRIPT_RESERVE],
-                          stats->script_orders[NGX_HTTP_SECKILL_SCRIPT_RELEASE]);
+                    stats->script_calls[NGX_HTTP_SECKILL_SCRIPT_RESERVE],
+                    stats->script_calls[NGX_HTTP_SECKILL_SCRIPT_RELEASE],
+                    stats->script_orders[NGX_HTTP_SECKILL_SCRIPT_RESERVE],
+                    stats->script_orders[NGX_HTTP_SECKILL_SCRIPT_RELEASE]);
 
     b->last = ngx_http_seckill_stats_workers(b->last, stats);
 
