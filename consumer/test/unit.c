@@ -41,6 +41,7 @@ int main(void)
     suite_sweep();
     suite_course();
     suite_secure_link();
+    suite_slot();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

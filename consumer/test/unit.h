@@ -35,5 +35,6 @@ void suite_backoff(void);
 void suite_sweep(void);
 void suite_course(void);
 void suite_secure_link(void);
+void suite_slot(void);
 
 #endif
