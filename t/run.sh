@@ -88,7 +88,11 @@ export SECKILL_URL="http://127.0.0.1:$SECKILL_HTTP_PORT"
 cd "$top"
 # TESTS (make test TESTS="t/011-....t ..."): only those files, no page test.
 # shellcheck disable=SC2086
-prove -I t/lib -r ${TESTS:-t/} || failed="$failed prove"
+# prove's summary is repeated at the very end: a CI log shows its tail.
+prove -I t/lib -r ${TESTS:-t/} 2>&1 | tee "$SECKILL_LOG/prove.log"
+if ! grep -q '^Result: PASS' "$SECKILL_LOG/prove.log"; then
+    failed="$failed prove"
+fi
 
 if [ -z "${TESTS:-}" ]; then
     echo "== the page in headless Chromium"
@@ -96,6 +100,13 @@ if [ -z "${TESTS:-}" ]; then
 fi
 
 if [ -n "$failed" ]; then
+    case $failed in
+        *prove*)
+            echo "== what failed in prove (all of it: $SECKILL_LOG/prove.log)" >&2
+            grep -E '^(not ok|t/.*\.t \.+ *(Failed|Dubious))|^# +(Failed test|at t/)|^Test Summary Report' \
+                "$SECKILL_LOG/prove.log" | head -40 >&2 || true
+            sed -n '/^Test Summary Report/,$p' "$SECKILL_LOG/prove.log" >&2 ;;
+    esac
     echo "FAILED:$failed" >&2
     exit 1
 fi

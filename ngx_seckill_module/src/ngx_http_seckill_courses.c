@@ -74,9 +74,10 @@ ngx_http_seckill_courses_handler(ngx_http_request_t *r)
         return NGX_ERROR;
     }
 
-    rc = ngx_http_seckill_redis_command(ngx_http_seckill_courses_list, ctx,
-                                        "ZRANGE %s 0 -1",
-                                        SECKILL_KEY_CATALOGUE);
+    rc = ngx_http_seckill_redis_command(
+             ngx_http_seckill_redis_key_slot(SECKILL_KEY_CATALOGUE),
+             ngx_http_seckill_courses_list, ctx,
+             "ZRANGE %s 0 -1", SECKILL_KEY_CATALOGUE);
 
     return ngx_http_seckill_read_wait(r, &ctx->read, rc);
 }
@@ -156,10 +157,10 @@ ngx_http_seckill_courses_list(redisReply *reply, void *data)
 
         p = ngx_sprintf(key, SECKILL_KEY_COURSE("%L"), course->id);
 
-        if (ngx_http_seckill_redis_command(ngx_http_seckill_courses_course,
-                                           ctx, "HMGET %b "
-                                           SECKILL_COURSE_FIELDS,
-                                           key, (size_t) (p - key))
+        if (ngx_http_seckill_redis_command(
+                ngx_http_seckill_redis_course_slot(course->id),
+                ngx_http_seckill_courses_course, ctx,
+                "HMGET %b " SECKILL_COURSE_FIELDS, key, (size_t) (p - key))
             != NGX_OK)
         {
             /* the commands already queued are counted in pending */

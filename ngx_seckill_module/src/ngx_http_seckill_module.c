@@ -100,7 +100,7 @@ static ngx_http_seckill_content_t  ngx_http_seckill_status_content = {
 static ngx_command_t  ngx_http_seckill_commands[] = {
 
     { ngx_string("seckill_redis"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_seckill_redis_address,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
@@ -252,9 +252,9 @@ ngx_http_seckill_create_main_conf(ngx_conf_t *cf)
     /*
      * set by ngx_pcalloc():
      *
+     *     smcf->redis.seeds = { { { 0, NULL }, ... } };
+     *     smcf->redis.nseeds = 0;
      *     smcf->redis.name = { 0, NULL };
-     *     smcf->redis.host = { 0, NULL };
-     *     smcf->redis.port = 0;
      *     smcf->redis.password = { 0, NULL };
      *     smcf->kafka_brokers = { 0, NULL };
      *     smcf->kafka_topic = { 0, NULL };
@@ -279,10 +279,12 @@ ngx_http_seckill_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_seckill_main_conf_t *smcf = conf;
 
-    if (smcf->redis.name.data == NULL) {
-        ngx_str_set(&smcf->redis.name, "127.0.0.1:6379");
-        ngx_str_set(&smcf->redis.host, "127.0.0.1");
-        smcf->redis.port = 6379;
+    if (smcf->redis.nseeds == 0) {
+        ngx_str_set(&smcf->redis.seeds[0].name, "127.0.0.1:6379");
+        ngx_str_set(&smcf->redis.seeds[0].host, "127.0.0.1");
+        smcf->redis.seeds[0].port = 6379;
+        smcf->redis.nseeds = 1;
+        smcf->redis.name = smcf->redis.seeds[0].name;
     }
 
     ngx_conf_init_msec_value(smcf->redis.connect_timeout, 1000);
@@ -373,78 +375,121 @@ ngx_http_seckill_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 }
 
 
+/*
+ * seckill_redis address ...: one Redis, or seeds of a Redis Cluster (any
+ * of its masters; the worker learns the others from them).
+ */
+
 static char *
 ngx_http_seckill_redis_address(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
     ngx_http_seckill_main_conf_t *smcf = conf;
 
-    size_t       len;
-    u_char      *p;
-    ngx_str_t   *value;
-    ngx_url_t    u;
+    size_t                          len;
+    u_char                         *p;
+    ngx_str_t                      *value;
+    ngx_url_t                       u;
+    ngx_uint_t                      i;
+    ngx_http_seckill_redis_addr_t  *seed;
 
-    if (smcf->redis.name.data) {
+    if (smcf->redis.nseeds) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
 
-    ngx_memzero(&u, sizeof(ngx_url_t));
-
-    u.url = value[1];
-    u.default_port = 6379;
-
-    /*
-     * Names are resolved here, once, in the master: hiredis would resolve
-     * them with a blocking getaddrinfo() in the worker at every reconnect.
-     */
-
-    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
+    if (cf->args->nelts - 1 > NGX_HTTP_SECKILL_REDIS_SEEDS) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "%s in \"%V\" of the \"%V\" directive",
-                           u.err ? u.err : "invalid address", &u.url,
-                           &cmd->name);
+                           "\"%V\" takes at most %d addresses: a few "
+                           "masters of a cluster are enough to find the "
+                           "others", &cmd->name, NGX_HTTP_SECKILL_REDIS_SEEDS);
         return NGX_CONF_ERROR;
     }
 
-    if (u.naddrs == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "no address for \"%V\" of the \"%V\" directive",
-                           &u.url, &cmd->name);
-        return NGX_CONF_ERROR;
-    }
+    for (i = 1; i < cf->args->nelts; i++) {
+        seed = &smcf->redis.seeds[i - 1];
 
-    smcf->redis.name = value[1];
+        ngx_memzero(&u, sizeof(ngx_url_t));
+
+        u.url = value[i];
+        u.default_port = 6379;
+
+        /*
+         * Names are resolved here, once, in the master: hiredis would
+         * resolve them with a blocking getaddrinfo() in the worker at every
+         * reconnect.
+         */
+
+        if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "%s in \"%V\" of the \"%V\" directive",
+                               u.err ? u.err : "invalid address", &u.url,
+                               &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        if (u.naddrs == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "no address for \"%V\" of the \"%V\" "
+                               "directive", &u.url, &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        seed->name = value[i];
 
 #if (NGX_HAVE_UNIX_DOMAIN)
 
-    if (u.addrs[0].sockaddr->sa_family == AF_UNIX) {
-        p = (u_char *) ((struct sockaddr_un *) u.addrs[0].sockaddr)->sun_path;
+        if (u.addrs[0].sockaddr->sa_family == AF_UNIX) {
+            p = (u_char *)
+                ((struct sockaddr_un *) u.addrs[0].sockaddr)->sun_path;
 
-        smcf->redis.host.data = p;
-        smcf->redis.host.len = ngx_strlen(p);
-        smcf->redis.port = 0;
+            seed->host.data = p;
+            seed->host.len = ngx_strlen(p);
+            seed->port = 0;
 
-        return NGX_CONF_OK;
-    }
+            continue;
+        }
 
 #endif
 
-    /* the first address when a name has several, as in "localhost" */
+        /* the first address when a name has several, as in "localhost" */
 
-    p = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN + 1);
+        p = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN + 1);
+        if (p == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        len = ngx_sock_ntop(u.addrs[0].sockaddr, u.addrs[0].socklen, p,
+                            NGX_SOCKADDR_STRLEN, 0);
+        p[len] = '\0';
+
+        seed->host.data = p;
+        seed->host.len = len;
+        seed->port = ngx_inet_get_port(u.addrs[0].sockaddr);
+    }
+
+    smcf->redis.nseeds = cf->args->nelts - 1;
+
+    /* "a b c" as written, for the messages about Redis as a whole */
+
+    for (len = 0, i = 1; i < cf->args->nelts; i++) {
+        len += value[i].len + 1;
+    }
+
+    p = ngx_pnalloc(cf->pool, len);
     if (p == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    len = ngx_sock_ntop(u.addrs[0].sockaddr, u.addrs[0].socklen, p,
-                        NGX_SOCKADDR_STRLEN, 0);
-    p[len] = '\0';
+    smcf->redis.name.data = p;
 
-    smcf->redis.host.data = p;
-    smcf->redis.host.len = len;
-    smcf->redis.port = ngx_inet_get_port(u.addrs[0].sockaddr);
+    for (i = 1; i < cf->args->nelts; i++) {
+        p = ngx_cpymem(p, value[i].data, value[i].len);
+        *p++ = ' ';
+    }
+
+    smcf->redis.name.len = len - 1;
 
     return NGX_CONF_OK;
 }

@@ -103,7 +103,8 @@ ngx_int_t ngx_http_seckill_orders_handler(ngx_http_request_t *r);
 
 ngx_int_t ngx_http_seckill_purchase_init(ngx_cycle_t *cycle,
     ngx_http_seckill_main_conf_t *smcf);
-void ngx_http_seckill_purchase_connected(void *data);
+void ngx_http_seckill_purchase_connected(ngx_http_seckill_redis_node_t *node,
+    void *data);
 void ngx_http_seckill_purchase_exit(ngx_cycle_t *cycle);
 
 

@@ -48,7 +48,8 @@ ngx_http_seckill_order_id_init(ngx_log_t *log)
 
 
 void
-ngx_http_seckill_order_id_connected(void *data)
+ngx_http_seckill_order_id_connected(ngx_http_seckill_redis_node_t *node,
+    void *data)
 {
     ngx_http_seckill_order_id_fetch(&ngx_http_seckill_order_gen);
 }
@@ -97,8 +98,10 @@ ngx_http_seckill_order_id_fetch(void *data)
         return;
     }
 
-    if (ngx_http_seckill_redis_command(ngx_http_seckill_order_id_fetched, og,
-                                       "INCR " SECKILL_KEY_ORDER_GEN)
+    if (ngx_http_seckill_redis_command(
+            ngx_http_seckill_redis_key_slot(SECKILL_KEY_ORDER_GEN),
+            ngx_http_seckill_order_id_fetched, og,
+            "INCR " SECKILL_KEY_ORDER_GEN)
         == NGX_OK)
     {
         og->fetching = 1;

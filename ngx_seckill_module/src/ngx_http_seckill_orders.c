@@ -58,9 +58,11 @@ ngx_http_seckill_orders_handler(ngx_http_request_t *r)
     ngx_sprintf(course, "%L%Z", ids.course);
     ngx_sprintf(user, "%L%Z", ids.user);
 
-    rc = ngx_http_seckill_redis_command(ngx_http_seckill_orders_reply, ctx,
-                                        "HMGET " SECKILL_KEY_USER("%s", "%s")
-                                        " order_id status", course, user);
+    rc = ngx_http_seckill_redis_command(
+             ngx_http_seckill_redis_course_slot(ids.course),
+             ngx_http_seckill_orders_reply, ctx,
+             "HMGET " SECKILL_KEY_USER("%s", "%s") " order_id status",
+             course, user);
 
     return ngx_http_seckill_read_wait(r, &ctx->read, rc);
 }

@@ -702,7 +702,8 @@ leave:
 /* a new Redis connection: send the releases that waited for it */
 
 void
-ngx_http_seckill_purchase_connected(void *data)
+ngx_http_seckill_purchase_connected(ngx_http_seckill_redis_node_t *node,
+    void *data)
 {
     ngx_queue_t                   waiting, *q;
     ngx_http_seckill_purchase_t  *ctx;

@@ -163,7 +163,9 @@ ngx_http_seckill_script_run(ngx_http_seckill_script_call_t *call)
 
     bs = &ngx_http_seckill_batches;
 
-    if (!ngx_http_seckill_redis_ready()) {
+    if (!ngx_http_seckill_redis_ready(
+             ngx_http_seckill_redis_course_slot(call->course)))
+    {
         return NGX_ERROR;
     }
 
@@ -346,9 +348,10 @@ ngx_http_seckill_script_send(ngx_http_seckill_batch_t *batch,
         p = ngx_http_seckill_script_arg(p, &argc, "%L", batch->now);
     }
 
-    return ngx_http_seckill_redis_command_argv(ngx_http_seckill_script_reply,
-                                               batch, argc, bs->argv,
-                                               bs->argvlen);
+    return ngx_http_seckill_redis_command_argv(
+               ngx_http_seckill_redis_course_slot(batch->course),
+               ngx_http_seckill_script_reply, batch, argc, bs->argv,
+               bs->argvlen);
 }
 
 
@@ -436,7 +439,8 @@ ngx_http_seckill_script_done(ngx_http_seckill_batch_t *batch,
 
 
 void
-ngx_http_seckill_script_connected(void *data)
+ngx_http_seckill_script_connected(ngx_http_seckill_redis_node_t *node,
+    void *data)
 {
     ngx_uint_t                  i;
     ngx_http_seckill_script_t  *s;
@@ -446,8 +450,9 @@ ngx_http_seckill_script_connected(void *data)
     for (i = 0; i < NGX_HTTP_SECKILL_SCRIPTS; i++) {
         s = &ngx_http_seckill_scripts[i];
 
-        (void) ngx_http_seckill_redis_command(ngx_http_seckill_script_loaded,
-                                              s, "SCRIPT LOAD %s", s->text);
+        (void) ngx_http_seckill_redis_node_command(node,
+                                                   ngx_http_seckill_script_loaded,
+                                                   s, "SCRIPT LOAD %s", s->text);
     }
 }
 

@@ -48,7 +48,8 @@ typedef struct {
 ngx_int_t ngx_http_seckill_script_init(ngx_cycle_t *cycle, ngx_uint_t batch);
 
 /* a new Redis connection: SCRIPT LOAD of every script, before any EVALSHA */
-void ngx_http_seckill_script_connected(void *data);
+void ngx_http_seckill_script_connected(ngx_http_seckill_redis_node_t *node,
+    void *data);
 
 /*
  * Adds the order to its course's batch of this turn, sent once the turn's
