@@ -36,10 +36,20 @@ typedef struct {
 
 typedef struct {
     ngx_http_seckill_read_t      read;       /* first: freed through it */
-    ngx_uint_t                   received;   /* HMGET replies so far */
     ngx_uint_t                   ncourses;
     ngx_http_seckill_course_t   *courses;    /* in the request pool */
 } ngx_http_seckill_courses_ctx_t;
+
+
+/*
+ * Which course an HMGET reply is for: in a Redis Cluster the courses live
+ * on several masters, whose replies come in any order.  Allocated from the
+ * heap: the reply may come after the request and its pool are gone.
+ */
+typedef struct {
+    ngx_http_seckill_courses_ctx_t  *ctx;
+    ngx_uint_t                       index;
+} ngx_http_seckill_courses_ask_t;
 
 
 static void ngx_http_seckill_courses_list(redisReply *reply, void *data);
@@ -88,14 +98,15 @@ ngx_http_seckill_courses_list(redisReply *reply, void *data)
 {
     ngx_http_seckill_courses_ctx_t *ctx = data;
 
-    u_char                      *p, key[SECKILL_KEY_MAX];
-    off_t                        id;
-    size_t                       i;
-    redisReply                  *el;
-    const char                  *err;
-    ngx_uint_t                   n;
-    ngx_http_request_t          *r;
-    ngx_http_seckill_course_t   *course;
+    u_char                          *p, key[SECKILL_KEY_MAX];
+    off_t                            id;
+    size_t                           i;
+    redisReply                      *el;
+    const char                      *err;
+    ngx_uint_t                       n;
+    ngx_http_request_t              *r;
+    ngx_http_seckill_course_t       *course;
+    ngx_http_seckill_courses_ask_t  *ask;
 
     r = ngx_http_seckill_read_reply(&ctx->read);
     if (r == NULL) {
@@ -157,18 +168,42 @@ ngx_http_seckill_courses_list(redisReply *reply, void *data)
 
         p = ngx_sprintf(key, SECKILL_KEY_COURSE("%L"), course->id);
 
-        if (ngx_http_seckill_redis_command(
-                ngx_http_seckill_redis_course_slot(course->id),
-                ngx_http_seckill_courses_course, ctx,
-                "HMGET %b " SECKILL_COURSE_FIELDS, key, (size_t) (p - key))
-            != NGX_OK)
-        {
-            /* the commands already queued are counted in pending */
-            ngx_http_seckill_read_fail(&ctx->read, "redis is not connected");
+        ask = ngx_alloc(sizeof(ngx_http_seckill_courses_ask_t),
+                        r->connection->log);
+        if (ask == NULL) {
+            ngx_http_seckill_read_fail(&ctx->read, "out of memory");
             return;
         }
 
+        ask->ctx = ctx;
+        ask->index = i;
+
+        if (ngx_http_seckill_redis_command(
+                ngx_http_seckill_redis_course_slot(course->id),
+                ngx_http_seckill_courses_course, ask,
+                "HMGET %b " SECKILL_COURSE_FIELDS, key, (size_t) (p - key))
+            != NGX_OK)
+        {
+            /*
+             * Its Redis (a master of a cluster) is not connected: the page
+             * shows the courses that can be bought, and this one when it
+             * can be again.
+             */
+
+            ngx_free(ask);
+
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "course %L not listed: its redis is not "
+                          "connected", course->id);
+            continue;
+        }
+
         ctx->read.pending++;
+    }
+
+    if (ctx->read.pending == 0) {
+        ngx_http_seckill_read_finish(&ctx->read,
+                                     ngx_http_seckill_courses_send(r, ctx));
     }
 }
 
@@ -176,14 +211,16 @@ ngx_http_seckill_courses_list(redisReply *reply, void *data)
 static void
 ngx_http_seckill_courses_course(redisReply *reply, void *data)
 {
-    ngx_http_seckill_courses_ctx_t *ctx = data;
+    ngx_http_seckill_courses_ask_t *ask = data;
 
-    const char          *err;
-    ngx_uint_t           i;
-    ngx_http_request_t  *r;
+    const char                      *err;
+    ngx_uint_t                       i;
+    ngx_http_request_t              *r;
+    ngx_http_seckill_courses_ctx_t  *ctx;
 
-    /* replies come in the order of the commands */
-    i = ctx->received++;
+    ctx = ask->ctx;
+    i = ask->index;
+    ngx_free(ask);
 
     r = ngx_http_seckill_read_reply(&ctx->read);
     if (r == NULL) {
