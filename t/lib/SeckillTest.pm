@@ -28,7 +28,7 @@ use Time::HiRes qw(time sleep);
 
 our @EXPORT_OK = qw(
     need_pipeline need_nginx need_cli env_of
-    run cli cli_ok redis sql svc svc_pid
+    run cli cli_ok redis redis_at redis_masters sql svc svc_pid
     now_ms course pending settle drop_courses plant status_of statuses_of
     http http_from response_of ready block_defaults
     wait_for alive log_has log_mark log_since wait_error_log
@@ -144,10 +144,28 @@ sub cli_ok {
     return $out;
 }
 
+# A command to the stack's Redis, following a cluster's redirections (-c
+# does nothing on a single Redis).
 sub redis {
-    my (undef, $out) = _run({}, 'redis-cli', '-p', $E{redis}, @_);
+    return redis_at($E{redis}, '-c', @_);
+}
+
+# A command to the Redis on one port, as it is: no redirection followed.
+sub redis_at {
+    my ($port, @args) = @_;
+    my (undef, $out) = _run({}, 'redis-cli', '-p', $port, @args);
     $out =~ s/\n+\z//;
     return $out;
+}
+
+# The ports of the masters: every one of a Redis Cluster, else the one Redis.
+sub redis_masters {
+    my @ports;
+    for (split /\n/, redis_at($E{redis}, 'CLUSTER', 'NODES')) {
+        my ($port, $flags) = /^\S+ [^\s:]+:(\d+)@\S* (\S+) / or next;
+        push @ports, $port if $flags =~ /\bmaster\b/ && $flags !~ /\bfail\b/;
+    }
+    return @ports ? sort { $a <=> $b } @ports : ($E{redis});
 }
 
 sub sql {
@@ -239,10 +257,14 @@ sub _remove {
         sql("DELETE FROM orders WHERE course_id IN ($list)");
         sql("DELETE FROM courses WHERE id IN ($list)");
     }
-    for my $id (@ids) {
-        my @keys = grep { length } split /\n/, redis('--scan', '--pattern', "seckill:{c$id}*");
-        while (my @some = splice @keys, 0, 500) {
-            redis('DEL', @some);
+    # a course's keys live on the master of its slot: scan every master
+    for my $port (redis_masters()) {
+        for my $id (@ids) {
+            my @keys = grep { length } split /\n/,
+                redis_at($port, '--scan', '--pattern', "seckill:{c$id}*");
+            while (my @some = splice @keys, 0, 500) {
+                redis_at($port, 'DEL', @some);
+            }
         }
     }
     redis('ZREM', 'seckill:courses', @ids);
