@@ -37,7 +37,7 @@ seed_seats="150 100 150 150 100 200"
 seed_courses=$(printf '%s' "$seed_ids" | tr ' ' ',')
 fill_ids="1001 1002 1003 1004 1005 1006"
 
-for s in redis mariadb kafka consumer nginx; do
+for s in $(redis_services) mariadb $(kafka_services) consumer nginx; do
     pid_alive "$s" || die "$s is not running: start the stack with 'make run'"
 done
 
@@ -78,17 +78,20 @@ row() {
         "${7:--}" "${8:--}" "${9:--}" "${10:--}"
 }
 
-# redis_usage: "SCRIPT_USEC CPU_SECONDS SCRIPT_CALLS" of the Redis server
-# since it started. SCRIPT_USEC and SCRIPT_CALLS: of every EVALSHA and EVAL
-# in INFO commandstats (reserve, release, claim, confirm; a script's time
-# already includes the commands it calls, which commandstats also lists on
-# their own lines: they are not added again). It is the time Redis's clock
-# saw pass in the scripts: a script preempted by another process counts the
-# wait too, so the figure swells when the machine's cores are all busy.
+# redis_usage: "SCRIPT_USEC CPU_SECONDS SCRIPT_CALLS" of the Redis servers
+# (every node of a cluster, added up) since they started. SCRIPT_USEC and
+# SCRIPT_CALLS: of every EVALSHA and EVAL in INFO commandstats (reserve,
+# release, claim, confirm; a script's time already includes the commands
+# it calls, which commandstats also lists on their own lines: they are not
+# added again). It is the time Redis's clock saw pass in the scripts: a
+# script preempted by another process counts the wait too, so the figure
+# swells when the machine's cores are all busy.
 # CPU_SECONDS: used_cpu_user + used_cpu_sys of INFO cpu, every thread of
 # the process (a forked child, an AOF rewrite, apart).
 redis_usage() {
-    redis-cli -p "$SECKILL_REDIS_PORT" INFO commandstats cpu | tr -d '\r' | awk -F'[:,=]' '
+    for _s in $(redis_services); do
+        redis-cli -p "$(redis_port "$_s")" INFO commandstats cpu
+    done | tr -d '\r' | awk -F'[:,=]' '
         $1 == "cmdstat_evalsha" || $1 == "cmdstat_eval" {
             for (i = 2; i < NF; i++) {
                 if ($i == "usec") s += $(i + 1)

@@ -11,7 +11,7 @@ SECKILL_RUN=${SECKILL_RUN:-$SECKILL_TOP/run}
 # another SECKILL_RUN directory.
 SECKILL_SETTINGS="SECKILL_HTTP_PORT SECKILL_MYSQL_PORT SECKILL_REDIS_PORT
     SECKILL_KAFKA_PORT SECKILL_KAFKA_CONTROLLER_PORT SECKILL_KAFKA_HEAP
-    SECKILL_TOPIC SECKILL_KAFKA_NODES"
+    SECKILL_TOPIC SECKILL_KAFKA_NODES SECKILL_REDIS_NODES"
 if [ -f "$SECKILL_RUN/settings" ]; then
     while IFS='=' read -r _k _v; do
         case " $(echo $SECKILL_SETTINGS) " in
@@ -73,12 +73,60 @@ SECKILL_KAFKA_BROKERS=
 for _s in $(kafka_services); do
     SECKILL_KAFKA_BROKERS="$SECKILL_KAFKA_BROKERS${SECKILL_KAFKA_BROKERS:+,}127.0.0.1:$(kafka_port "$_s")"
 done
+
+# Redis: 1 is one standalone server on SECKILL_REDIS_PORT; 3 to 9 is a
+# Redis Cluster of that many masters without replicas (fewer than 3 masters
+# cannot form one), node i on SECKILL_REDIS_PORT + (i-1) for clients and
+# that port + 1000 for the cluster bus (Redis's own +10000 would land on
+# the test ports).
+SECKILL_REDIS_NODES=${SECKILL_REDIS_NODES:-1}
+case $SECKILL_REDIS_NODES in
+    1|[3-9]) ;;
+    *) printf 'seckill: error: SECKILL_REDIS_NODES=%s: 1 for one standalone Redis, or 3 to 9 masters for a Redis Cluster (it needs 3 at least)\n' \
+           "$SECKILL_REDIS_NODES" >&2
+       exit 1 ;;
+esac
+# redis_node I: the name of Redis node I (pid file, data directory, config,
+# log): redis, redis-2, redis-3, ...
+redis_node() {
+    if [ "$1" = 1 ]; then echo redis; else echo "redis-$1"; fi
+}
+
+# redis_services: the Redis nodes' names, node 1 first
+redis_services() {
+    _i=1
+    while [ "$_i" -le "$SECKILL_REDIS_NODES" ]; do
+        redis_node "$_i"
+        _i=$((_i + 1))
+    done
+}
+
+# redis_port NAME: the client port of a Redis node
+redis_port() {
+    _n=${1#redis}; _n=${_n#-}
+    echo $((SECKILL_REDIS_PORT + ${_n:-1} - 1))
+}
+
+# redis_bus_port NAME: the cluster bus port of a Redis node (cluster-port)
+redis_bus_port() {
+    echo $(($(redis_port "$1") + 1000))
+}
+
+# Every node's address, node 1 first, comma-separated: the seeds a cluster
+# client starts from (one address when standalone).
+SECKILL_REDIS_SEEDS=
+for _s in $(redis_services); do
+    _a=127.0.0.1:$(redis_port "$_s")
+    SECKILL_REDIS_SEEDS="$SECKILL_REDIS_SEEDS${SECKILL_REDIS_SEEDS:+,}$_a"
+done
+
 SECKILL_MODULE=${SECKILL_MODULE:-$SECKILL_TOP/build/ngx_http_seckill_module.so}
 SECKILL_BIN=${SECKILL_BIN:-$SECKILL_TOP/build/bin}
 export SECKILL_TOP SECKILL_RUN SECKILL_HTTP_PORT SECKILL_MYSQL_PORT \
     SECKILL_REDIS_PORT SECKILL_KAFKA_PORT SECKILL_KAFKA_CONTROLLER_PORT \
     SECKILL_KAFKA_LIB SECKILL_KAFKA_HEAP SECKILL_TOPIC SECKILL_MODULE SECKILL_BIN \
-    SECKILL_KAFKA_NODES SECKILL_KAFKA_BROKERS
+    SECKILL_KAFKA_NODES SECKILL_KAFKA_BROKERS SECKILL_REDIS_NODES \
+    SECKILL_REDIS_SEEDS
 
 
 # The stack's passwords, made once by make_secrets (below) into
@@ -238,15 +286,21 @@ stop_pid() {
 # replacing the default loopback addresses with the configured ports, the
 # module/html paths with this checkout's and the shipped passwords with the
 # stack's own (run/secrets). The shipped files stay ready to run
-# as they are; this is the only place ports are rewritten.
+# as they are; this is the only place ports are rewritten. The Redis
+# address of nginx (seckill_redis) and of the consumer (redis =) becomes
+# every node's, the seeds of a cluster client: space-separated for the
+# directive, comma-separated for consumer.conf.
 render_conf() {
     make_secrets
     mkdir -p "$(dirname "$2")"
     # 0600: consumer.conf holds the database password and the URL-signing
     # secret, and every service runs as the one user who starts the stack.
     (umask 077 && : >"$2.tmp")
+    _seeds_sp=$(echo "$SECKILL_REDIS_SEEDS" | tr , ' ')
     sed -e "s#127\.0\.0\.1:8080#127.0.0.1:$SECKILL_HTTP_PORT#g" \
         -e "s#127\.0\.0\.1:3306#127.0.0.1:$SECKILL_MYSQL_PORT#g" \
+        -e "s#\(seckill_redis  *\)127\.0\.0\.1:6379;#\1$_seeds_sp;#" \
+        -e "s#^\(redis *= *\)127\.0\.0\.1:6379#\1$SECKILL_REDIS_SEEDS#" \
         -e "s#127\.0\.0\.1:6379#127.0.0.1:$SECKILL_REDIS_PORT#g" \
         -e "s#127\.0\.0\.1:9092#$SECKILL_KAFKA_BROKERS#g" \
         -e "s#127\.0\.0\.1:9093#127.0.0.1:$SECKILL_KAFKA_CONTROLLER_PORT#g" \

@@ -5,16 +5,24 @@
 set -eu
 . "$(dirname "$0")/lib.sh"
 
-services="redis mariadb $(kafka_services | tr '\n' ' ')consumer nginx"
+services="$(redis_services | tr '\n' ' ')mariadb"
+services="$services $(kafka_services | tr '\n' ' ')consumer nginx"
 d=$SECKILL_TOP/deploy
 cli="$SECKILL_BIN/seckill -c $SECKILL_RUN/conf/consumer.conf"
 
 # health SERVICE: what the service answers, within about 2 s.
 health() {
     case $1 in
-    redis)
-        _a=$(timeout 1 redis-cli -p "$SECKILL_REDIS_PORT" ping 2>/dev/null || true)
-        [ "$_a" = PONG ] && echo "ok (PING)" || echo "NO ANSWER to PING in 1 s"
+    redis*)
+        _a=$(timeout 1 redis-cli -p "$(redis_port "$1")" ping 2>/dev/null \
+                 || true)
+        if [ "$_a" != PONG ]; then
+            echo "NO ANSWER to PING in 1 s"
+        elif [ "$SECKILL_REDIS_NODES" = 1 ]; then
+            echo "ok (PING)"
+        else
+            cluster_health "$(redis_port "$1")"
+        fi
         ;;
     mariadb)
         if timeout 3 mariadb-admin --no-defaults --connect-timeout=2 -h127.0.0.1 \
@@ -54,6 +62,27 @@ health() {
     esac
 }
 
+# cluster_health PORT: the cluster as one node sees it, and how many slots
+# that node serves (the slot ranges of its CLUSTER NODES line).
+cluster_health() {
+    _state=$(timeout 1 redis-cli -p "$1" CLUSTER INFO 2>/dev/null \
+                 | tr -d '\r' | sed -n 's/^cluster_state://p')
+    _slots=$(timeout 1 redis-cli -p "$1" CLUSTER NODES 2>/dev/null | awk '
+        $3 ~ /myself/ {
+            for (i = 9; i <= NF; i++) {
+                if ($i ~ /^\[/) continue
+                n = split($i, r, "-")
+                s += (n == 2 ? r[2] - r[1] + 1 : 1)
+            }
+        }
+        END { print s + 0 }')
+    if [ "$_state" = ok ]; then
+        echo "ok (PING, cluster_state ok, $_slots slots)"
+    else
+        echo "PING ok, but CLUSTER STATE ${_state:-unknown} ($_slots slots)"
+    fi
+}
+
 case "${1:-}" in
 up)
     mkdir -p "$SECKILL_LOG"
@@ -71,7 +100,7 @@ up)
     if [ ! -f "$initialized" ]; then
         $cli init
         touch "$initialized"
-    elif [ "$(redis-cli -p "$SECKILL_REDIS_PORT" exists seckill:courses)" = 0 ]; then
+    elif [ "$(redis-cli -c -p "$SECKILL_REDIS_PORT" exists seckill:courses)" = 0 ]; then
         $cli load
     fi
     "$d/consumer.sh" start
@@ -92,7 +121,9 @@ status)
     printf '%-9s %-5s %-8s %-11s %s\n' SERVICE STATE PID PORT HEALTH
     for s in $services; do
         case $s in
-        redis)   port=$SECKILL_REDIS_PORT ;;
+        redis*)  port=$(redis_port "$s")
+                 [ "$SECKILL_REDIS_NODES" = 1 ] \
+                     || port="$port,$(redis_bus_port "$s")" ;;
         mariadb) port=$SECKILL_MYSQL_PORT ;;
         kafka*)  port="$(kafka_port "$s"),$(kafka_port "$s" controller)" ;;
         nginx)   port=$SECKILL_HTTP_PORT ;;
