@@ -13,7 +13,7 @@ use Test::More;
 my $dir = File::Temp::tempdir('seckill-settings-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my @settings = qw(SECKILL_HTTP_PORT SECKILL_MYSQL_PORT SECKILL_REDIS_PORT
                   SECKILL_KAFKA_PORT SECKILL_KAFKA_CONTROLLER_PORT
-                  SECKILL_KAFKA_HEAP SECKILL_TOPIC SECKILL_KAFKA_NODES);
+                  SECKILL_KAFKA_HEAP SECKILL_TOPIC SECKILL_KAFKA_NODES SECKILL_REDIS_NODES);
 
 # a deploy/ command in a clean environment plus %env: (exit status, output)
 sub deploy {

@@ -60,7 +60,7 @@ my %secret = do {
         SECKILL_URL => "http://127.0.0.1:$stack{SECKILL_HTTP_PORT}");
 require SeckillTest;
 SeckillTest->import(qw(need_pipeline run course drop_courses svc svc_pid load_start load_stop
-                       codes_of wait_green verify_answers redis redis_at redis_masters));
+                       codes_of wait_green verify_answers redis redis_at redis_masters redis_owner));
 need_pipeline();
 
 # --- the topology -----------------------------------------------------------
@@ -69,22 +69,7 @@ my @masters = redis_masters();
 is(scalar(@masters), 3, 'three Redis masters') or diag "@masters";
 like(redis('CLUSTER', 'INFO'), qr/cluster_state:ok/, '... in a cluster whose state is ok');
 
-# The master (its port) that owns a course's slot now, as the cluster says.
-sub owner_of {
-    my ($course) = @_;
-    my $slot = redis('CLUSTER', 'KEYSLOT', "seckill:{c$course}");
-    for my $line (split /\n/, redis('CLUSTER', 'NODES')) {
-        my @f = split ' ', $line;
-        next unless @f > 8 && $f[2] =~ /master/ && $f[1] =~ /:(\d+)@/;
-        my $port = $1;
-        for (@f[8 .. $#f]) {
-            return $port if /^(\d+)(?:-(\d+))?$/ && $slot >= $1 && $slot <= ($2 // $1);
-        }
-    }
-    return;
-}
-
-my %demo_on = map { (owner_of($_) // 'none') => 1 } 1 .. 6;
+my %demo_on = map { (redis_owner($_) // 'none') => 1 } 1 .. 6;
 ok(keys(%demo_on) > 1 && !$demo_on{none},
    'the demo catalogue lives on more than one master: ' . join(' ', sort keys %demo_on));
 
@@ -110,7 +95,7 @@ END {
 }
 
 course($_, $seats, listed => 1) for @courses;
-my %owner = map { ($_ => owner_of($_)) } @courses;
+my %owner = map { ($_ => redis_owner($_)) } @courses;
 my %on = map { ($_ => 1) } values %owner;
 is(scalar(keys %on), 3, 'the courses of the sale live on all three masters')
     or diag explain \%owner;
@@ -198,7 +183,7 @@ ok_during($answers, $migrated + 1, time + 1, "course $moved sells on master $to"
 note sprintf 'migration took %.1f s', $migrated - $migrating;
 
 # 3. a master killed -9
-%owner = map { ($_ => owner_of($_)) } @courses;
+%owner = map { ($_ => redis_owner($_)) } @courses;
 my ($dead) = grep { $_ != $owner{$moved} } @masters;
 my ($dead_svc) = grep { (svc_pid($_) // 0) == redis_pid($dead) } qw(redis redis-2 redis-3);
 my @dead_courses = grep { $owner{$_} == $dead } @courses;
