@@ -88,9 +88,19 @@ qr/invalid value "1001" in "seckill_redis_batch" directive/
 
 
 
-=== TEST 9: a valid configuration starts
+=== TEST 9: more seed addresses than a cluster needs
 --- http_config
-    seckill_redis 127.0.0.1:6379;
+    seckill_redis 127.0.0.1:1 127.0.0.1:2 127.0.0.1:3 127.0.0.1:4 127.0.0.1:5 127.0.0.1:6 127.0.0.1:7 127.0.0.1:8 127.0.0.1:9 127.0.0.1:10 127.0.0.1:11 127.0.0.1:12 127.0.0.1:13 127.0.0.1:14 127.0.0.1:15 127.0.0.1:16 127.0.0.1:17;
+--- config
+--- must_die
+--- error_log eval
+qr/"seckill_redis" takes at most 16 addresses/
+
+
+
+=== TEST 10: a valid configuration starts
+--- http_config
+    seckill_redis 127.0.0.1:6379 127.0.0.1:6380 127.0.0.1:6381;
     seckill_redis_timeout 150ms;
     seckill_redis_batch 1;
     seckill_redis_connect_timeout 2s;

@@ -26,6 +26,7 @@ block_defaults(more_config => $plain, stacks => {
     redis_refused => { password => 'not-the-password', ready => 0 },
     redis_no_password => { password => undef, ready => 0 },
     redis_slow => { http => 'seckill_redis_timeout 150ms;' },
+    redis_seeds => { redis => "127.0.0.1:1 127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT}" },
 });
 run_tests();
 
@@ -199,3 +200,17 @@ POST /api/seckill/115/1
 --- error_code: 503
 --- error_log
 NOAUTH Authentication required
+
+
+
+=== TEST 13: several addresses, the first one dead: the Redis that answers serves every course
+--- stack: redis_seeds
+--- init
+main::course(116, 1);
+--- request
+POST /api/seckill/116/1
+--- error_code: 200
+--- response_body_like chomp
+^\{"status":"pending","order_id":\d+,"course_id":116,"user_id":1\}$
+--- error_log
+is not a cluster: it serves every course
