@@ -476,7 +476,17 @@ static void sleep_ms(long ms)
 
 /* What to do with the reply to c, sent for the last time or not. Returns
  * 1 when c goes again (c->node and c->asking set for it), 0 when the reply
- * is its answer. */
+ * is its answer.
+ *
+ * Sending c again is safe for any command, scripts included: MOVED, ASK
+ * and TRYAGAIN all mean the node ran nothing of it. That matters for
+ * reserve, which a second run would answer "duplicate" for the order it
+ * placed; claim, confirm and release answer a second run as the first
+ * (protocol/seckill_scripts.h). Only the call goes again, not its
+ * pipeline: the calls that ran have their answers, and a course's calls
+ * stay in order unless a migration moves its keys between two of them. A
+ * reply lost with its connection is never sent again here: it may have
+ * run. */
 static int redirected(struct redis *r, struct redis_cmd *c, const redisReply *reply, int last, int *wait)
 {
     int node;
@@ -487,10 +497,10 @@ static int redirected(struct redis *r, struct redis_cmd *c, const redisReply *re
     case CLUSTER_ANSWER:
         return 0;
     case CLUSTER_MOVED:
-        /* To the owner the MOVED named, unless the map read again before
-         * the next round says better. */
+        /* To the owner the MOVED named, whatever the map read again before
+         * the next round says: a node asked may not have heard yet. */
         r->stale = 1;
-        c->node = CLUSTER_NO_NODE;
+        c->node = node;
         c->asking = 0;
         return 1;
     case CLUSTER_ASK:
@@ -725,15 +735,14 @@ int redis_scan_next(struct redis *r, struct redis_scan *s, const char *pattern, 
     return 1;
 }
 
-/* Queues the calls, one per run of one course; returns how many, or -1. */
-static long add_calls(struct redis *r, struct redis_pipe *p, const struct redis_calls *c,
-                      const struct course_order *o, size_t n)
+/* Queues the calls, one per run of one course, each for its course's slot. */
+static int add_calls(struct redis *r, struct redis_pipe *p, const struct redis_calls *c,
+                     const struct course_order *o, size_t n)
 {
     struct call call;
     size_t len;
-    long sent = 0;
 
-    for (size_t at = 0; at < n; at += len, sent++) {
+    for (size_t at = 0; at < n; at += len) {
         len = course_run(o + at, n - at, c->max);
         call_begin(&call, c->script->sha, o[at].course_id);
         for (size_t i = at; i < at + len; i++) {
@@ -749,7 +758,7 @@ static long add_calls(struct redis *r, struct redis_pipe *p, const struct redis_
         if (redis_pipe_add_argv(r, p, seckill_course_slot(o[at].course_id), call.argc, call.argv, NULL) != 0)
             return -1;
     }
-    return sent;
+    return 0;
 }
 
 int redis_run_calls(struct redis *r, const struct redis_calls *c,
@@ -760,7 +769,7 @@ int redis_run_calls(struct redis *r, const struct redis_calls *c,
     int rc, noscript = 0, failed = 0;
 
     redis_pipe_init(&p);
-    if (add_calls(r, &p, c, o, n) < 0) {
+    if (add_calls(r, &p, c, o, n) != 0) {
         redis_pipe_free(&p);
         return -1;
     }
