@@ -23,8 +23,6 @@
  * per-course counts tell the rest. */
 #define DETAIL_MAX 10
 #define GROUPS_MAX 100
-/* Keys Redis looks at per SCAN step. */
-#define SCAN_COUNT "1000"
 
 /* The kinds of status-key problems, counted per course. */
 enum kind {
@@ -61,74 +59,73 @@ struct user_status {
     char status[16];            /* "" when missing */
 };
 
-/* Reads the status keys of us[i].course_id/user_id (pipelined HMGET). */
+/* Reads the status keys of us[i].course_id/user_id (pipelined HMGET, each
+ * to the master of its course). */
 static int user_statuses(struct redis *r, struct user_status *us, size_t n)
 {
-    size_t i;
-    int rc = 0;
+    struct redis_pipe p;
+    int rc = -1;
 
-    for (i = 0; i < n; i++) {
+    redis_pipe_init(&p);
+    for (size_t i = 0; i < n; i++) {
         char key[SECKILL_KEY_MAX];
 
         key_user(key, us[i].course_id, us[i].user_id);
-        redisAppendCommand(r->rc, "HMGET %s order_id status", key);
+        if (redis_pipe_add(r, &p, seckill_course_slot(us[i].course_id), "HMGET %s order_id status", key) != 0)
+            goto done;
     }
-    /* Every reply is read, even after a bad one, to stay in step. */
-    for (i = 0; i < n; i++) {
-        redisReply *reply;
+    if (redis_pipe_run(r, &p, "HMGET user status") != 0
+        || redis_pipe_error(r, &p, "HMGET of a user status key") != 0)
+        goto done;
+    for (size_t i = 0; i < n; i++) {
+        const redisReply *reply = p.cmd[i].reply, *oid, *status;
+        uint64_t id = 0;
 
-        if (redisGetReply(r->rc, (void **)&reply) != REDIS_OK)
-            return redis_io_error(r, "HMGET user status");
         if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
-            if (rc == 0)
-                snprintf(r->err, sizeof(r->err), "Redis at %s: HMGET of a user status key: %s",
-                         r->addr, reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
-            rc = -1;
-        } else {
-            redisReply *oid = reply->element[0], *status = reply->element[1];
-            uint64_t id = 0;
-
-            us[i].exists = oid->type == REDIS_REPLY_STRING || status->type == REDIS_REPLY_STRING;
-            us[i].order_id = 0;
-            if (oid->type == REDIS_REPLY_STRING && strspn(oid->str, "0123456789") == oid->len
-                && oid->len > 0 && oid->len < 20) {
-                for (size_t k = 0; k < oid->len; k++)
-                    id = id * 10 + (uint64_t)(oid->str[k] - '0');
-                us[i].order_id = id;
-            }
-            snprintf(us[i].status, sizeof(us[i].status), "%s",
-                     status->type == REDIS_REPLY_STRING ? status->str : "");
+            snprintf(r->err, sizeof(r->err), "Redis at %s: HMGET of a user status key: unexpected reply",
+                     r->addr);
+            goto done;
         }
-        freeReplyObject(reply);
+        oid = reply->element[0];
+        status = reply->element[1];
+        us[i].exists = oid->type == REDIS_REPLY_STRING || status->type == REDIS_REPLY_STRING;
+        us[i].order_id = 0;
+        if (oid->type == REDIS_REPLY_STRING && strspn(oid->str, "0123456789") == oid->len
+            && oid->len > 0 && oid->len < 20) {
+            for (size_t k = 0; k < oid->len; k++)
+                id = id * 10 + (uint64_t)(oid->str[k] - '0');
+            us[i].order_id = id;
+        }
+        snprintf(us[i].status, sizeof(us[i].status), "%s",
+                 status->type == REDIS_REPLY_STRING ? status->str : "");
     }
+    rc = 0;
+
+done:
+    redis_pipe_free(&p);
     return rc;
 }
 
-/* One step of a SCAN over every user status key: *out (malloc'd, *n of
- * them) with their contents. cursor starts and ends as "0". */
-static int scan_users(struct redis *r, char cursor[32], struct user_status **out, size_t *n)
+/* One step of a SCAN over every user status key, on every master: *out
+ * (malloc'd, *n of them) with their contents. Returns 1 with a step, 0
+ * when the scan is over, -1 with r->err. */
+static int scan_users(struct redis *r, struct redis_scan *scan, struct user_status **out, size_t *n)
 {
-    redisReply *scan, *keys;
+    redisReply *step;
+    const redisReply *keys;
     struct user_status *us;
     size_t count = 0;
+    int more;
 
     *out = NULL;
     *n = 0;
-    scan = redis_command(r, "SCAN", "SCAN %s MATCH %s COUNT " SCAN_COUNT, cursor, SECKILL_KEY_ANY_USER);
-    if (scan == NULL)
-        return -1;
-    if (scan->type != REDIS_REPLY_ARRAY || scan->elements != 2
-        || scan->element[0]->len >= 32) {
-        snprintf(r->err, sizeof(r->err), "Redis at %s: SCAN: unexpected reply", r->addr);
-        freeReplyObject(scan);
-        return -1;
-    }
-    memcpy(cursor, scan->element[0]->str, scan->element[0]->len + 1);
-    keys = scan->element[1];
+    if ((more = redis_scan_next(r, scan, SECKILL_KEY_ANY_USER, &step)) <= 0)
+        return more;
+    keys = step->element[1];
     us = calloc(keys->elements ? keys->elements : 1, sizeof(*us));
     if (us == NULL) {
         snprintf(r->err, sizeof(r->err), "out of memory");
-        freeReplyObject(scan);
+        freeReplyObject(step);
         return -1;
     }
     for (size_t i = 0; i < keys->elements; i++) {
@@ -140,14 +137,14 @@ static int scan_users(struct redis *r, char cursor[32], struct user_status **out
         us[count].user_id = user_id;
         count++;
     }
-    freeReplyObject(scan);
+    freeReplyObject(step);
     if (user_statuses(r, us, count) != 0) {
         free(us);
         return -1;
     }
     *out = us;
     *n = count;
-    return 0;
+    return 1;
 }
 
 struct checker {
@@ -376,21 +373,20 @@ done:
 
 static int check_keys(struct checker *c)
 {
-    char cursor[32] = "0";
+    struct redis_scan scan;
+    struct user_status *us;
+    size_t n;
+    int more;
 
-    do {
-        struct user_status *us;
-        size_t n;
-        int rc;
+    redis_scan_begin(c->redis, &scan);
+    while ((more = scan_users(c->redis, &scan, &us, &n)) > 0) {
+        int rc = check_keys_step(c, us, n);
 
-        if (scan_users(c->redis, cursor, &us, &n) != 0)
-            return redis_failed(c);
-        rc = check_keys_step(c, us, n);
         free(us);
         if (rc != 0)
             return -1;
-    } while (strcmp(cursor, "0") != 0);
-    return 0;
+    }
+    return more < 0 ? redis_failed(c) : 0;
 }
 
 static void report_tallies(struct checker *c)

@@ -103,14 +103,15 @@ static int add_seats(struct filler *f, const struct fill_options *opt)
         int there;
 
         key_course(hash, c->id);
-        if ((r = redis_command(f->redis, "EXISTS", "EXISTS %s", hash)) == NULL) {
+        if ((r = redis_command(f->redis, seckill_course_slot(c->id), "EXISTS", "EXISTS %s", hash)) == NULL) {
             fill_failed(f, "%s", f->redis->err);
             goto done;
         }
         there = r->integer == 1;
         freeReplyObject(r);
         if (there) {
-            r = redis_command(f->redis, "adding seats", "EVAL %s 1 %s %" PRIu32 " %" PRId64 " %" PRId64,
+            r = redis_command(f->redis, seckill_course_slot(c->id), "adding seats",
+                              "EVAL %s 1 %s %" PRIu32 " %" PRId64 " %" PRId64,
                               SECKILL_SCRIPT_ADD_SEATS, hash, c->total, c->starts_at, c->ends_at);
             if (r == NULL) {
                 fill_failed(f, "%s", f->redis->err);
@@ -151,8 +152,8 @@ done:
 static int next_order_id(struct filler *f, uint64_t *id)
 {
     if (f->gen == 0 || f->seq == SECKILL_ORDER_SEQS) {
-        redisReply *r = redis_command(f->redis, "INCR " SECKILL_KEY_ORDER_GEN, "INCR %s",
-                                      SECKILL_KEY_ORDER_GEN);
+        redisReply *r = redis_command(f->redis, key_slot(SECKILL_KEY_ORDER_GEN), "INCR " SECKILL_KEY_ORDER_GEN,
+                                      "INCR %s", SECKILL_KEY_ORDER_GEN);
         long long gen;
 
         if (r == NULL)

@@ -74,7 +74,7 @@ static int watch_stats(struct session *s)
         printf("seckill stats, %s (every second; Ctrl-C to stop)\n", when);
         fflush(stdout);
         if ((s->db.conn == NULL && cli_open_db(s, DB_EXISTING) != 0)
-            || (s->redis.rc == NULL && cli_open_redis(s) != 0)
+            || (!redis_is_open(&s->redis) && cli_open_redis(s) != 0)
             || print_stats(s) != 0) {
             db_close(&s->db);
             redis_close(&s->redis);

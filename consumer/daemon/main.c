@@ -487,7 +487,7 @@ int main(int argc, char **argv)
     };
     static struct daemon d;     /* large: not on the stack */
     const char *conf_path = NULL, *log_file = NULL, *pid_file = NULL;
-    char err[PATH_MAX + 512];
+    char err[PATH_MAX + 512], redis[1024];
     int opt, to_stderr = 0, verbose = 0, rc;
     struct sigaction sa;
 
@@ -551,10 +551,11 @@ int main(int argc, char **argv)
             remove_pid_file(pid_file);
         return EXIT_RUNTIME;
     }
-    log_info("started (pid %ld, config %s): topic %s, group %s, Kafka %s, MariaDB %s:%u, Redis %s:%u, "
+    config_endpoints_text(&d.cfg.redis, redis, sizeof(redis));
+    log_info("started (pid %ld, config %s): topic %s, group %s, Kafka %s, MariaDB %s:%u, Redis %s, "
              "batches of %d events or %d ms", (long)getpid(), d.cfg.path, d.cfg.topic, d.cfg.group_id,
-             d.cfg.kafka_brokers, d.cfg.mysql.host, d.cfg.mysql.port, d.cfg.redis.host,
-             d.cfg.redis.port, d.cfg.batch_size, d.cfg.batch_ms);
+             d.cfg.kafka_brokers, d.cfg.mysql.host, d.cfg.mysql.port, redis, d.cfg.batch_size,
+             d.cfg.batch_ms);
     sweeper_init(&d.sweeper, &d.cfg, mono_ms());
     if (d.cfg.sweep_interval_ms > 0)
         log_info("sweeper: every %d ms, releases reservations still pending after %d ms once the "

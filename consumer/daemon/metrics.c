@@ -138,34 +138,37 @@ void metrics_close(struct metrics *m)
 }
 
 /* Each listed course's seats: total, remaining and pending, from Redis (sold
- * = total - remaining). Nothing when Redis cannot be read: the rest of the
- * file still goes out, and the failure is logged once. */
+ * = total - remaining). Nothing when Redis cannot be read, and not the
+ * courses of a cluster master that cannot: the rest of the file still goes
+ * out, and the failure is logged once. */
 static void write_courses(FILE *f, struct metrics *m)
 {
     struct course_stock *c;
     size_t n;
+    int rc;
 
     if (m->cfg == NULL)
         return;
     /* The daemon's loop waits for this read: a slow Redis costs it a second
      * at most every METRICS_EVERY_MS. */
-    if (redis_ready(&m->redis, m->cfg, 1, NULL, 0) != 0
-        || stock_catalogue(&m->redis, METRICS_MAX_COURSES, &c, &n) != 0) {
-        if (!m->redis_failing)
-            log_warn("metrics: courses' seats not written: %s", m->redis.err);
+    rc = redis_ready(&m->redis, m->cfg, 1, NULL, 0) != 0 ? -1
+         : stock_catalogue(&m->redis, METRICS_MAX_COURSES, &c, &n);
+    if (rc != 0 && !m->redis_failing)
+        log_warn("metrics: %s seats not written: %s", rc < 0 ? "courses'" : "some courses'", m->redis.err);
+    if (rc < 0) {
         m->redis_failing = 1;
         redis_close(&m->redis);
         return;
     }
-    if (m->redis_failing)
+    if (rc == 0 && m->redis_failing)
         log_info("metrics: courses' seats written again");
-    m->redis_failing = 0;
+    m->redis_failing = rc != 0;
     fprintf(f, "# HELP seckill_course_seats Seats of each course on sale, from Redis: total, remaining "
             "and pending (reserved, not yet persisted); sold = total - remaining.\n"
             "# TYPE seckill_course_seats gauge\n");
     for (size_t i = 0; i < n; i++) {
         if (c[i].total < 0 || c[i].remaining < 0)
-            continue;       /* listed without a whole hash: being loaded */
+            continue;       /* listed without a whole hash: being loaded, or unread */
         fprintf(f, "seckill_course_seats{course=\"%" PRIu64 "\",state=\"total\"} %" PRId64 "\n"
                 "seckill_course_seats{course=\"%" PRIu64 "\",state=\"remaining\"} %" PRId64 "\n"
                 "seckill_course_seats{course=\"%" PRIu64 "\",state=\"pending\"} %" PRIu64 "\n",

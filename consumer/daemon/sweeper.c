@@ -64,20 +64,6 @@ void sweeper_observe(struct sweeper *sw, uint64_t course_id, int32_t partition)
                  course_id, partition, sweep_partition_of(course_id, sw->trust.partitions));
 }
 
-/* A Redis failure, with the reply that showed it (freed) or NULL: the
- * connection goes, the next sweep makes a new one. */
-static int redis_fail(struct sweeper *sw, const char *what, redisReply *r)
-{
-    snprintf(sw->err, sizeof(sw->err), "Redis at %s: %s: %s", sw->redis.addr, what,
-             r != NULL && r->type == REDIS_REPLY_ERROR ? r->str
-             : r != NULL ? "unexpected reply"
-             : sw->redis.rc->errstr[0] ? sw->redis.rc->errstr : "connection lost");
-    if (r != NULL)
-        freeReplyObject(r);
-    redis_close(&sw->redis);
-    return -1;
-}
-
 /* The connection's own failures (redis.h) say what they are already. */
 static int redis_failed(struct sweeper *sw)
 {
@@ -98,18 +84,24 @@ static void free_courses(struct course_sweep *cs, size_t n)
 }
 
 /* The courses with reservations at or before cutoff, each with its stale
- * users: *out (n of them, only those with some). */
-static int find_stale(struct sweeper *sw, int64_t cutoff, struct course_sweep **out, size_t *n)
+ * users: *out (n of them, only those with some). A course whose master
+ * could not be read is left for the next sweep, counted in *unread, with
+ * sw->err saying why; the others are there. */
+static int find_stale(struct sweeper *sw, int64_t cutoff, struct course_sweep **out, size_t *n,
+                      size_t *unread)
 {
-    redisReply *list = redisCommand(sw->redis.rc, "ZRANGE %s 0 -1", SECKILL_KEY_CATALOGUE);
+    redisReply *list = redis_command(&sw->redis, key_slot(SECKILL_KEY_CATALOGUE),
+                                     "ZRANGE " SECKILL_KEY_CATALOGUE, "ZRANGE %s 0 -1",
+                                     SECKILL_KEY_CATALOGUE);
     struct course_sweep *cs;
+    struct redis_pipe p;
     size_t sent = 0, kept = 0;
 
     *out = NULL;
     *n = 0;
-    if (list == NULL || list->type != REDIS_REPLY_ARRAY)
-        return redis_fail(sw, "ZRANGE " SECKILL_KEY_CATALOGUE, list);
-    if (list->elements == 0) {
+    if (list == NULL)
+        return redis_failed(sw);
+    if (list->type != REDIS_REPLY_ARRAY || list->elements == 0) {
         freeReplyObject(list);
         return 0;
     }
@@ -119,6 +111,7 @@ static int find_stale(struct sweeper *sw, int64_t cutoff, struct course_sweep **
         freeReplyObject(list);
         return -1;
     }
+    redis_pipe_init(&p);
     for (size_t i = 0; i < list->elements; i++) {
         const redisReply *e = list->element[i];
         char pending[SECKILL_KEY_MAX];
@@ -128,33 +121,33 @@ static int find_stale(struct sweeper *sw, int64_t cutoff, struct course_sweep **
         key_pending(pending, cs[sent].id);
         /* At most SWEEP_BATCH at random: a long backlog is not caught
          * up anyway, and its old ones come up in a later sweep. */
-        if (redisAppendCommand(sw->redis.rc, "HRANDFIELD %s " SWEEP_BATCH " WITHVALUES",
-                               pending) != REDIS_OK) {
+        if (redis_pipe_add(&sw->redis, &p, seckill_course_slot(cs[sent].id),
+                           "HRANDFIELD %s " SWEEP_BATCH " WITHVALUES", pending) != 0) {
             freeReplyObject(list);
+            redis_pipe_free(&p);
             free(cs);
-            return redis_fail(sw, "out of memory queueing HRANDFIELD", NULL);
+            return redis_failed(sw);
         }
         sent++;
     }
     freeReplyObject(list);
+    if (redis_pipe_run(&sw->redis, &p, "HRANDFIELD pending") != 0)
+        redis_failed(sw);
     for (size_t i = 0; i < sent; i++) {
-        redisReply *r;
-
+        const redisReply *r = p.cmd[i].reply;
         uint64_t id = cs[i].id, *users;
         size_t stale;
 
-        if (redisGetReply(sw->redis.rc, (void **)&r) != REDIS_OK) {
-            free_courses(cs, kept);
-            return redis_fail(sw, "HRANDFIELD pending", NULL);
-        }
-        if (r->type != REDIS_REPLY_ARRAY) {
-            /* The rest of the replies are dropped with the connection. */
-            free_courses(cs, kept);
-            return redis_fail(sw, "HRANDFIELD pending", r);
+        if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+            if (r != NULL)
+                snprintf(sw->err, sizeof(sw->err), "Redis at %s: HRANDFIELD of course %" PRIu64 "'s pending: %s",
+                         sw->redis.addr, id, r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+            (*unread)++;
+            continue;
         }
         users = calloc(r->elements / 2 + 1, sizeof(*users));
         if (users == NULL) {
-            freeReplyObject(r);
+            redis_pipe_free(&p);
             free_courses(cs, kept);
             snprintf(sw->err, sizeof(sw->err), "out of memory sweeping course %" PRIu64, id);
             return -1;
@@ -166,7 +159,6 @@ static int find_stale(struct sweeper *sw, int64_t cutoff, struct course_sweep **
             if (sweep_candidate(user, at, cutoff))
                 users[stale++] = strtoull(user, NULL, 10);
         }
-        freeReplyObject(r);
         if (stale == 0) {
             free(users);
             continue;
@@ -177,6 +169,7 @@ static int find_stale(struct sweeper *sw, int64_t cutoff, struct course_sweep **
         cs[kept].partition = -1;
         kept++;
     }
+    redis_pipe_free(&p);
     *out = cs;
     *n = kept;
     return 0;
@@ -338,6 +331,7 @@ static int release_course(struct sweeper *sw, const struct course_sweep *c, int6
     char user[SECKILL_KEY_MAX];
     uint64_t *uids, *orders;
     struct course_order *run;
+    struct redis_pipe p;
     struct orphans o = { c->id, NULL, NULL, 0 };
     const struct redis_calls calls = {
         &sw->release, CALL_MAX_ORDERS, NULL, orphan_of, release_reply, &o
@@ -356,24 +350,25 @@ static int release_course(struct sweeper *sw, const struct course_sweep *c, int6
     }
     o.uids = uids;
     o.orders = orders;
+    redis_pipe_init(&p);
     for (size_t i = 0; i < n; i++) {
         uids[i] = c->users[i];
         key_user(user, c->id, uids[i]);
-        if (redisAppendCommand(sw->redis.rc, "HMGET %s order_id status ts", user) != REDIS_OK) {
-            rc = redis_fail(sw, "out of memory queueing commands", NULL);
+        if (redis_pipe_add(&sw->redis, &p, seckill_course_slot(c->id), "HMGET %s order_id status ts", user) != 0) {
+            rc = redis_failed(sw);
             goto done;
         }
+    }
+    if (redis_pipe_run(&sw->redis, &p, "sweeping") != 0) {
+        rc = redis_failed(sw);
+        goto done;
     }
     /* The orphans move to the front of uids and orders, in their order. An
      * order id in another spelling than the reserve script's (parse_id) is
      * left alone: no order of ours has it. */
     for (size_t i = 0; i < n; i++) {
-        redisReply *r;
+        const redisReply *r = p.cmd[i].reply;
 
-        if (redisGetReply(sw->redis.rc, (void **)&r) != REDIS_OK) {
-            rc = redis_fail(sw, "sweeping", NULL);
-            goto done;
-        }
         if (r->type == REDIS_REPLY_ARRAY
             && sweep_decide(field(r, 0), field(r, 1), field(r, 2), cutoff) == SWEEP_RELEASE
             && parse_id(r->element[0]->str, r->element[0]->len, &orders[orphans]) == 0) {
@@ -385,7 +380,6 @@ static int release_course(struct sweeper *sw, const struct course_sweep *c, int6
             run[orphans].entry = orphans;
             orphans++;
         }
-        freeReplyObject(r);
     }
     rc = orphans == 0 ? 0 : redis_run_calls(&sw->redis, &calls, run, orphans);
     /* Redis lost its scripts (a restart): load again; the next sweep
@@ -394,6 +388,7 @@ static int release_course(struct sweeper *sw, const struct course_sweep *c, int6
         rc = redis_load_scripts(&sw->redis, &sw->release, 1);
     rc = rc < 0 ? redis_failed(sw) : o.released;
 done:
+    redis_pipe_free(&p);
     free(uids);
     free(orders);
     free(run);
@@ -413,7 +408,7 @@ void sweeper_run(struct sweeper *sw, rd_kafka_t *rk, int64_t mono_now_ms)
 {
     int64_t now = now_ms(), cutoff = sweep_cutoff(now, sw->cfg->sweep_after_ms);
     struct course_sweep *cs = NULL;
-    size_t n = 0, waiting = 0;
+    size_t n = 0, waiting = 0, unswept = 0;
     uint64_t released = 0;
 
     sw->next_ms = mono_now_ms + sw->cfg->sweep_interval_ms;
@@ -423,17 +418,17 @@ void sweeper_run(struct sweeper *sw, rd_kafka_t *rk, int64_t mono_now_ms)
         failed(sw);
         return;
     }
-    if (find_stale(sw, cutoff, &cs, &n) != 0) {
+    if (find_stale(sw, cutoff, &cs, &n, &unswept) != 0) {
         failed(sw);
         return;
     }
-    if (n == 0)
-        goto done;
-    if (check_lag(sw, rk, cs, n) != 0) {
+    if (n > 0 && check_lag(sw, rk, cs, n) != 0) {
         free_courses(cs, n);
         failed(sw);
         return;
     }
+    /* A course that fails (its master down) waits for the next sweep; the
+     * courses of the other masters are swept meanwhile. */
     for (size_t i = 0; i < n; i++) {
         int r;
 
@@ -442,9 +437,8 @@ void sweeper_run(struct sweeper *sw, rd_kafka_t *rk, int64_t mono_now_ms)
             continue;
         }
         if ((r = release_course(sw, &cs[i], cutoff, now)) < 0) {
-            free_courses(cs, n);
-            failed(sw);
-            return;
+            unswept++;
+            continue;
         }
         if (r > 0)
             log_info("sweeper: course %" PRIu64 ": %d orphaned reservation(s) released, seats back on sale",
@@ -453,10 +447,17 @@ void sweeper_run(struct sweeper *sw, rd_kafka_t *rk, int64_t mono_now_ms)
     }
     if (waiting > 0)
         log_debug("sweeper: %zu stale reservation(s) wait for the consumers to catch up", waiting);
-done:
     /* also when no course had stale users: find_stale() allocated cs */
     free_courses(cs, n);
     sw->released += released;
+    if (unswept > 0) {
+        char why[sizeof(sw->err)];
+
+        snprintf(why, sizeof(why), "%s", sw->err);
+        snprintf(sw->err, sizeof(sw->err), "%zu course(s) not swept, the others were: %.1900s", unswept, why);
+        failed(sw);
+        return;
+    }
     if (sw->failing)
         log_info("sweeper: working again");
     sw->failing = 0;

@@ -14,6 +14,7 @@ enum value_kind {
     VALUE_NAME,         /* a database name: letters, digits, '_' */
     VALUE_TOPIC,        /* a Kafka topic name */
     VALUE_ENDPOINT,     /* host:port */
+    VALUE_ENDPOINTS,    /* host:port[,host:port...] */
     VALUE_INT
 };
 
@@ -33,7 +34,7 @@ static const struct key_spec keys[] = {
     { "mysql_user",       VALUE_STRING,   FIELD(mysql_user),       0, 0 },
     { "mysql_password",   VALUE_SECRET,   FIELD(mysql_password),   0, 0 },
     { "mysql_database",   VALUE_NAME,     FIELD(mysql_database),   0, 0 },
-    { "redis",            VALUE_ENDPOINT, FIELD(redis),            0, 0 },
+    { "redis",            VALUE_ENDPOINTS, FIELD(redis),           0, 0 },
     { "redis_password",   VALUE_SECRET,   FIELD(redis_password),   0, 0 },
     { "kafka_brokers",    VALUE_STRING,   FIELD(kafka_brokers),    0, 0 },
     { "topic",            VALUE_TOPIC,    FIELD(topic),            0, 0 },
@@ -59,8 +60,9 @@ void config_defaults(struct seckill_config *cfg)
     strcpy(cfg->mysql_user, "seckill");
     strcpy(cfg->mysql_password, "seckill");
     strcpy(cfg->mysql_database, "seckill");
-    strcpy(cfg->redis.host, "127.0.0.1");
-    cfg->redis.port = 6379;
+    strcpy(cfg->redis.at[0].host, "127.0.0.1");
+    cfg->redis.at[0].port = 6379;
+    cfg->redis.n = 1;
     strcpy(cfg->kafka_brokers, "127.0.0.1:9092");
     strcpy(cfg->topic, "seckill.orders");
     strcpy(cfg->dlq_topic, "seckill.orders.dlq");
@@ -121,6 +123,59 @@ static int parse_endpoint(const char *s, struct endpoint *ep)
     return 0;
 }
 
+/* A comma-separated list of endpoints; blanks around the commas are fine. */
+static int parse_endpoints(const char *s, struct endpoints *eps, char *why, size_t whylen)
+{
+    struct endpoints got = { .n = 0 };
+
+    for (;;) {
+        char one[300];
+        size_t len;
+
+        s += strspn(s, " \t");
+        len = strcspn(s, ",");
+        while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+            len--;
+        if (got.n == CONFIG_SEEDS_MAX) {
+            snprintf(why, whylen, "more than %d addresses; a few seeds are enough, a cluster "
+                     "names its other nodes itself", CONFIG_SEEDS_MAX);
+            return -1;
+        }
+        if (len < sizeof(one)) {
+            memcpy(one, s, len);
+            one[len] = '\0';
+        }
+        if (len >= sizeof(one) || parse_endpoint(one, &got.at[got.n]) != 0) {
+            snprintf(why, whylen, "address %d ('%.*s'): expected host:port with a port from 1 "
+                     "to 65535, several separated by ','", got.n + 1, (int)(len < 80 ? len : 80), s);
+            return -1;
+        }
+        got.n++;
+        s += strcspn(s, ",");
+        if (*s == '\0')
+            break;
+        s++;
+    }
+    *eps = got;
+    return 0;
+}
+
+void config_endpoints_text(const struct endpoints *e, char *out, size_t size)
+{
+    size_t len = 0;
+
+    out[0] = '\0';
+    for (int i = 0; i < e->n && len < size; i++) {
+        int v6 = strchr(e->at[i].host, ':') != NULL;
+        int n = snprintf(out + len, size - len, "%s%s%s%s:%u", i > 0 ? "," : "", v6 ? "[" : "",
+                         e->at[i].host, v6 ? "]" : "", e->at[i].port);
+
+        if (n < 0)
+            break;
+        len += (size_t)n;
+    }
+}
+
 static int valid_chars(const char *s, const char *extra)
 {
     for (; *s; s++)
@@ -147,6 +202,8 @@ static int set_value(struct seckill_config *cfg, const struct key_spec *spec,
             return -1;
         }
         return 0;
+    case VALUE_ENDPOINTS:
+        return parse_endpoints(value, (struct endpoints *)field, why, whylen);
     case VALUE_INT:
         if (parse_int(value, spec->min, spec->max, (int *)field) != 0) {
             snprintf(why, whylen, "expected a whole number from %d to %d",
@@ -210,7 +267,7 @@ int config_parse(struct seckill_config *cfg, const char *text,
     const char *next;
 
     for (const char *p = text; *p != '\0'; p = next) {
-        char line[4096], why[160];
+        char line[4096], why[256];
         char *key, *value, *eq;
         const struct key_spec *spec = NULL;
         size_t len, i;

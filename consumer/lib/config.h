@@ -20,14 +20,25 @@ struct endpoint {
     uint16_t port;
 };
 
+/* Redis's seeds: the servers tried in turn when connecting, the first to
+ * answer tells whether it is a standalone server or a member of a Redis
+ * Cluster, which then names its other masters itself. */
+#define CONFIG_SEEDS_MAX 16
+
+struct endpoints {
+    struct endpoint at[CONFIG_SEEDS_MAX];
+    int n;                          /* at least 1 */
+};
+
 struct seckill_config {
     char path[PATH_MAX];            /* the file it was read from */
     struct endpoint mysql;
     char mysql_user[81];
     char mysql_password[256];
     char mysql_database[65];
-    struct endpoint redis;
-    char redis_password[256];       /* AUTH on connect; empty: none */
+    struct endpoints redis;         /* host:port[,host:port...] */
+    char redis_password[256];       /* AUTH on connect (every node of a
+                                       cluster); empty: none */
     char kafka_brokers[1024];       /* librdkafka's bootstrap.servers */
     char topic[250];
     char dlq_topic[250];
@@ -57,6 +68,9 @@ int config_parse(struct seckill_config *cfg, const char *text,
  * paths taken relative to the file's directory. Returns 0, or -1 with the reason in err. */
 int config_load(struct seckill_config *cfg, const char *path,
                 char *err, size_t errlen);
+
+/* The endpoints as a config line writes them: "host:port,[v6]:port". */
+void config_endpoints_text(const struct endpoints *e, char *out, size_t size);
 
 /* Without -c: $SECKILL_CONF when set and not empty; else the rendered
  * $SECKILL_RUN/conf/consumer.conf; else, for build/bin/seckill of a

@@ -16,6 +16,11 @@
 #define USER_TAIL (SECKILL_KEY_USER("", "") + COURSE_HEAD_LEN)
 #define USER_TAIL_LEN (sizeof(SECKILL_KEY_USER("", "")) - 1 - COURSE_HEAD_LEN)
 
+unsigned key_slot(const char *key)
+{
+    return seckill_key_slot(key, strlen(key));
+}
+
 void key_course(char buf[SECKILL_KEY_MAX], uint64_t course_id)
 {
     snprintf(buf, SECKILL_KEY_MAX, SECKILL_KEY_COURSE("%" PRIu64), course_id);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "seckill_keys.h"
+#include "seckill_slot.h"
 
 enum key_kind {
     KEY_NOT_COURSE,      /* not a per-course key of ours */
@@ -20,6 +21,11 @@ enum key_kind {
 void key_course(char buf[SECKILL_KEY_MAX], uint64_t course_id);
 void key_pending(char buf[SECKILL_KEY_MAX], uint64_t course_id);
 void key_user(char buf[SECKILL_KEY_MAX], uint64_t course_id, uint64_t user_id);
+
+/* The Redis Cluster slot of a key of no course (seckill:courses,
+ * seckill:order_gen): that of its whole name. Every key of a course is in
+ * seckill_course_slot(id). */
+unsigned key_slot(const char *key);
 
 /* Tells which key of the contract the len bytes at key are; sets *course_id
  * for every kind but KEY_NOT_COURSE, and *user_id (when not NULL) for

@@ -13,7 +13,6 @@
 #include "seckill_scripts.h"
 
 #define LOAD_FIXED_ARGS 10      /* EVAL script 2 hash pending + 5 ARGV */
-#define SCAN_COUNT "1000"
 
 int stock_pending_snapshot(struct redis *r, uint64_t course_id,
                            struct pending_snapshot *snap)
@@ -21,7 +20,7 @@ int stock_pending_snapshot(struct redis *r, uint64_t course_id,
     char pend[SECKILL_KEY_MAX];
 
     key_pending(pend, course_id);
-    snap->members = redis_command(r, "HKEYS pending", "HKEYS %s", pend);
+    snap->members = redis_command(r, seckill_course_slot(course_id), "HKEYS pending", "HKEYS %s", pend);
     if (snap->members == NULL)
         return -1;
     if (snap->members->type != REDIS_REPLY_ARRAY) {
@@ -74,7 +73,7 @@ int stock_load_course(struct redis *r, const struct course *c, uint64_t orders,
         argv[LOAD_FIXED_ARGS + i] = snap->members->element[i]->str;
         argvlen[LOAD_FIXED_ARGS + i] = snap->members->element[i]->len;
     }
-    reply = redis_reply(r, redisCommandArgv(r->rc, (int)argc, argv, argvlen), "loading a course");
+    reply = redis_command_argv(r, seckill_course_slot(c->id), "loading a course", (int)argc, argv, argvlen);
     free(argv);
     free(argvlen);
     if (reply == NULL)
@@ -94,8 +93,8 @@ int stock_load_course(struct redis *r, const struct course *c, uint64_t orders,
 
     /* Listed only once its hash is whole; apart from the script since
      * seckill:courses lives in another Redis Cluster slot. */
-    if ((reply = redis_command(r, "ZADD " SECKILL_KEY_CATALOGUE, "ZADD %s %" PRIu64 " %" PRIu64,
-                         SECKILL_KEY_CATALOGUE, c->id, c->id)) == NULL)
+    if ((reply = redis_command(r, key_slot(SECKILL_KEY_CATALOGUE), "ZADD " SECKILL_KEY_CATALOGUE,
+                               "ZADD %s %" PRIu64 " %" PRIu64, SECKILL_KEY_CATALOGUE, c->id, c->id)) == NULL)
         return -1;
     freeReplyObject(reply);
     return 0;
@@ -114,7 +113,8 @@ int stock_unlist_others(struct redis *r, const uint64_t *keep, size_t n,
     redisReply *list, *reply;
 
     *removed = 0;
-    if ((list = redis_command(r, "ZRANGE " SECKILL_KEY_CATALOGUE, "ZRANGE %s 0 -1", SECKILL_KEY_CATALOGUE)) == NULL)
+    if ((list = redis_command(r, key_slot(SECKILL_KEY_CATALOGUE), "ZRANGE " SECKILL_KEY_CATALOGUE,
+                              "ZRANGE %s 0 -1", SECKILL_KEY_CATALOGUE)) == NULL)
         return -1;
     for (size_t i = 0; i < list->elements; i++) {
         redisReply *member = list->element[i];
@@ -124,13 +124,14 @@ int stock_unlist_others(struct redis *r, const uint64_t *keep, size_t n,
 
         if (is_id && bsearch(&id, keep, n, sizeof(*keep), cmp_u64) != NULL)
             continue;
-        reply = redis_command(r, "ZREM " SECKILL_KEY_CATALOGUE, "ZREM %s %b", SECKILL_KEY_CATALOGUE, member->str, member->len);
+        reply = redis_command(r, key_slot(SECKILL_KEY_CATALOGUE), "ZREM " SECKILL_KEY_CATALOGUE, "ZREM %s %b",
+                              SECKILL_KEY_CATALOGUE, member->str, member->len);
         if (reply == NULL)
             goto fail;
         freeReplyObject(reply);
         if (is_id) {
             key_course(hash, id);
-            if ((reply = redis_command(r, "DEL", "DEL %s", hash)) == NULL)
+            if ((reply = redis_command(r, seckill_course_slot(id), "DEL", "DEL %s", hash)) == NULL)
                 goto fail;
             freeReplyObject(reply);
         }
@@ -155,71 +156,90 @@ static void count_kind(struct wipe_counts *counts, enum key_kind kind)
     }
 }
 
-/* Deletes every per-course key matching pattern, SCAN batch by batch,
- * adding what it deleted to counts. */
+/* A key found by SCAN, by its slot. */
+struct slot_key {
+    unsigned slot;
+    const redisReply *key;
+};
+
+static int by_slot(const void *pa, const void *pb)
+{
+    const struct slot_key *a = pa, *b = pb;
+
+    return a->slot < b->slot ? -1 : a->slot > b->slot;
+}
+
+/* Deletes the per-course keys among keys, adding them to counts: one DEL
+ * per slot, since a cluster refuses a DEL across slots (CROSSSLOT), all
+ * DELs pipelined. */
+static int delete_keys(struct redis *r, const redisReply *keys, struct wipe_counts *counts)
+{
+    struct slot_key *sk = malloc((keys->elements + 1) * sizeof(*sk));
+    const char **argv = malloc((keys->elements + 1) * sizeof(*argv));
+    size_t *argvlen = malloc((keys->elements + 1) * sizeof(*argvlen));
+    size_t n = 0, len;
+    struct redis_pipe p;
+    int rc = -1;
+
+    redis_pipe_init(&p);
+    if (sk == NULL || argv == NULL || argvlen == NULL) {
+        snprintf(r->err, sizeof(r->err), "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < keys->elements; i++) {
+        const redisReply *key = keys->element[i];
+        uint64_t course_id;
+        enum key_kind kind = key_classify(key->str, key->len, &course_id, NULL);
+
+        if (kind == KEY_NOT_COURSE)
+            continue;
+        count_kind(counts, kind);
+        /* The key's own slot: a key in another spelling of the id ({c07})
+         * is not in the slot of its course. */
+        sk[n].slot = seckill_key_slot(key->str, key->len);
+        sk[n].key = key;
+        n++;
+    }
+    qsort(sk, n, sizeof(*sk), by_slot);
+    argv[0] = "DEL";
+    argvlen[0] = 3;
+    for (size_t at = 0; at < n; at += len) {
+        for (len = 0; at + len < n && sk[at + len].slot == sk[at].slot; len++) {
+            argv[1 + len] = sk[at + len].key->str;
+            argvlen[1 + len] = sk[at + len].key->len;
+        }
+        if (redis_pipe_add_argv(r, &p, sk[at].slot, (int)(1 + len), argv, argvlen) != 0)
+            goto done;
+    }
+    if (p.n > 0 && (redis_pipe_run(r, &p, "DEL") != 0 || redis_pipe_error(r, &p, "DEL") != 0))
+        goto done;
+    rc = 0;
+
+done:
+    redis_pipe_free(&p);
+    free(sk);
+    free(argv);
+    free(argvlen);
+    return rc;
+}
+
+/* Deletes every per-course key matching pattern, on every master, SCAN
+ * step by step, adding what it deleted to counts. */
 static int delete_matching(struct redis *r, const char *pattern, struct wipe_counts *counts)
 {
-    char cursor[32] = "0";
-    redisReply *scan = NULL, *reply;
-    const char **argv = NULL;
-    size_t *argvlen = NULL;
+    struct redis_scan scan;
+    redisReply *step;
+    int more;
 
-    do {
-        redisReply *keys;
-        int argc = 1;
+    redis_scan_begin(r, &scan);
+    while ((more = redis_scan_next(r, &scan, pattern, &step)) > 0) {
+        int rc = delete_keys(r, step->element[1], counts);
 
-        scan = redis_command(r, "SCAN", "SCAN %s MATCH %s COUNT " SCAN_COUNT, cursor, pattern);
-        if (scan == NULL)
-            goto fail;
-        if (scan->type != REDIS_REPLY_ARRAY || scan->elements != 2
-            || scan->element[0]->len >= sizeof(cursor)) {
-            snprintf(r->err, sizeof(r->err), "Redis at %s: SCAN: unexpected reply", r->addr);
-            goto fail;
-        }
-        memcpy(cursor, scan->element[0]->str, scan->element[0]->len + 1);
-        keys = scan->element[1];
-
-        free(argv);
-        free(argvlen);
-        argv = malloc((keys->elements + 1) * sizeof(*argv));
-        argvlen = malloc((keys->elements + 1) * sizeof(*argvlen));
-        if (argv == NULL || argvlen == NULL) {
-            snprintf(r->err, sizeof(r->err), "out of memory");
-            goto fail;
-        }
-        argv[0] = "DEL";
-        argvlen[0] = 3;
-        for (size_t i = 0; i < keys->elements; i++) {
-            uint64_t course_id;
-            enum key_kind kind = key_classify(keys->element[i]->str, keys->element[i]->len, &course_id, NULL);
-
-            if (kind == KEY_NOT_COURSE)
-                continue;
-            count_kind(counts, kind);
-            argv[argc] = keys->element[i]->str;
-            argvlen[argc] = keys->element[i]->len;
-            argc++;
-        }
-        if (argc > 1) {
-            reply = redis_reply(r, redisCommandArgv(r->rc, argc, argv, argvlen), "DEL");
-            if (reply == NULL)
-                goto fail;
-            freeReplyObject(reply);
-        }
-        freeReplyObject(scan);
-        scan = NULL;
-    } while (strcmp(cursor, "0") != 0);
-
-    free(argv);
-    free(argvlen);
-    return 0;
-
-fail:
-    if (scan != NULL)
-        freeReplyObject(scan);
-    free(argv);
-    free(argvlen);
-    return -1;
+        freeReplyObject(step);
+        if (rc != 0)
+            return -1;
+    }
+    return more;
 }
 
 int stock_wipe_courses(struct redis *r, struct wipe_counts *counts)
@@ -235,13 +255,14 @@ int stock_remove_course(struct redis *r, uint64_t course_id, struct wipe_counts 
 
     memset(counts, 0, sizeof(*counts));
     key_course(hash, course_id);
-    if ((reply = redis_command(r, "ZREM " SECKILL_KEY_CATALOGUE, "ZREM %s %" PRIu64, SECKILL_KEY_CATALOGUE, course_id)) == NULL)
+    if ((reply = redis_command(r, key_slot(SECKILL_KEY_CATALOGUE), "ZREM " SECKILL_KEY_CATALOGUE,
+                               "ZREM %s %" PRIu64, SECKILL_KEY_CATALOGUE, course_id)) == NULL)
         return -1;
     counts->unlisted = reply->type == REDIS_REPLY_INTEGER && reply->integer > 0;
     freeReplyObject(reply);
     /* The hash before the rest: from here on a purchase is "unknown"
      * and takes no seat, so no new user key appears behind the SCAN. */
-    if ((reply = redis_command(r, "DEL", "DEL %s", hash)) == NULL)
+    if ((reply = redis_command(r, seckill_course_slot(course_id), "DEL", "DEL %s", hash)) == NULL)
         return -1;
     if (reply->type == REDIS_REPLY_INTEGER)
         counts->hashes += (uint64_t)reply->integer;
@@ -258,8 +279,9 @@ int stock_set_window(struct redis *r, uint64_t course_id, int64_t starts_at, int
     redisReply *reply;
 
     key_course(hash, course_id);
-    reply = redis_command(r, "setting the sale window", "EVAL %s 1 %s %" PRId64 " %" PRId64,
-                    SECKILL_SCRIPT_SET_WINDOW, hash, starts_at, ends_at);
+    reply = redis_command(r, seckill_course_slot(course_id), "setting the sale window",
+                          "EVAL %s 1 %s %" PRId64 " %" PRId64, SECKILL_SCRIPT_SET_WINDOW, hash,
+                          starts_at, ends_at);
     if (reply == NULL)
         return -1;
     if (reply->type != REDIS_REPLY_INTEGER) {
@@ -287,10 +309,12 @@ static int64_t reply_int(const redisReply *r)
 
 int stock_catalogue(struct redis *r, size_t max, struct course_stock **out, size_t *n)
 {
-    redisReply *list, *reply;
+    redisReply *list;
+    struct redis_pipe p;
     struct course_stock *c;
     size_t k = 0;
     char last[24];
+    int rc;
 
     *out = NULL;
     *n = 0;
@@ -298,7 +322,8 @@ int stock_catalogue(struct redis *r, size_t max, struct course_stock **out, size
         return 0;
     /* hiredis formats %s and %b only */
     snprintf(last, sizeof(last), "%zu", max - 1);
-    list = redis_command(r, "ZRANGE " SECKILL_KEY_CATALOGUE, "ZRANGE %s 0 %s", SECKILL_KEY_CATALOGUE, last);
+    list = redis_command(r, key_slot(SECKILL_KEY_CATALOGUE), "ZRANGE " SECKILL_KEY_CATALOGUE,
+                         "ZRANGE %s 0 %s", SECKILL_KEY_CATALOGUE, last);
     if (list == NULL)
         return -1;
     c = calloc(list->elements + 1, sizeof(*c));
@@ -307,6 +332,7 @@ int stock_catalogue(struct redis *r, size_t max, struct course_stock **out, size
         freeReplyObject(list);
         return -1;
     }
+    redis_pipe_init(&p);
     for (size_t i = 0; i < list->elements; i++) {
         char hash[SECKILL_KEY_MAX], pend[SECKILL_KEY_MAX];
         const redisReply *e = list->element[i];
@@ -315,54 +341,52 @@ int stock_catalogue(struct redis *r, size_t max, struct course_stock **out, size
             continue;       /* not a course id of ours */
         key_course(hash, c[k].id);
         key_pending(pend, c[k].id);
-        redisAppendCommand(r->rc, "HMGET %s total remaining", hash);
-        redisAppendCommand(r->rc, "HLEN %s", pend);
+        if (redis_pipe_add(r, &p, seckill_course_slot(c[k].id), "HMGET %s total remaining", hash) != 0
+            || redis_pipe_add(r, &p, seckill_course_slot(c[k].id), "HLEN %s", pend) != 0) {
+            freeReplyObject(list);
+            redis_pipe_free(&p);
+            free(c);
+            return -1;
+        }
         k++;
     }
     freeReplyObject(list);
-    /* Every reply is read, so that the connection stays in step. */
+    /* A master down leaves its courses unread (-1), not the others. */
+    rc = redis_pipe_run(r, &p, "HMGET total remaining, HLEN pending") == 0 ? 0 : 1;
     for (size_t i = 0; i < k; i++) {
-        if (redisGetReply(r->rc, (void **)&reply) != REDIS_OK) {
-            free(c);
-            return redis_io_error(r, "HMGET total remaining");
-        }
-        c[i].total = reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 ? reply_int(reply->element[0]) : -1;
-        c[i].remaining = reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 ? reply_int(reply->element[1]) : -1;
-        freeReplyObject(reply);
-        if (redisGetReply(r->rc, (void **)&reply) != REDIS_OK) {
-            free(c);
-            return redis_io_error(r, "HLEN pending");
-        }
-        c[i].pending = reply->type == REDIS_REPLY_INTEGER && reply->integer > 0 ? (uint64_t)reply->integer : 0;
-        freeReplyObject(reply);
+        const redisReply *hmget = p.cmd[2 * i].reply, *hlen = p.cmd[2 * i + 1].reply;
+        int whole = hmget != NULL && hmget->type == REDIS_REPLY_ARRAY && hmget->elements == 2;
+
+        c[i].total = whole ? reply_int(hmget->element[0]) : -1;
+        c[i].remaining = whole ? reply_int(hmget->element[1]) : -1;
+        c[i].pending = hlen != NULL && hlen->type == REDIS_REPLY_INTEGER && hlen->integer > 0
+                       ? (uint64_t)hlen->integer : 0;
     }
+    redis_pipe_free(&p);
     *out = c;
     *n = k;
-    return 0;
+    return rc;
 }
 
 int stock_of_course(struct redis *r, uint64_t course_id,
                     int64_t *remaining, uint64_t *pending)
 {
     char hash[SECKILL_KEY_MAX], pend[SECKILL_KEY_MAX];
-    redisReply *hget = NULL, *hlen = NULL;
+    unsigned slot = seckill_course_slot(course_id);
+    const redisReply *hget, *hlen;
+    struct redis_pipe p;
     int rc = -1;
 
     key_course(hash, course_id);
     key_pending(pend, course_id);
-    redisAppendCommand(r->rc, "HGET %s remaining", hash);
-    redisAppendCommand(r->rc, "HLEN %s", pend);
-    /* Both replies first, so that the connection stays in step on errors. */
-    if (redisGetReply(r->rc, (void **)&hget) != REDIS_OK
-        || redisGetReply(r->rc, (void **)&hlen) != REDIS_OK) {
-        redis_io_error(r, "HGET remaining, HLEN pending");
+    redis_pipe_init(&p);
+    if (redis_pipe_add(r, &p, slot, "HGET %s remaining", hash) != 0
+        || redis_pipe_add(r, &p, slot, "HLEN %s", pend) != 0
+        || redis_pipe_run(r, &p, "HGET remaining, HLEN pending") != 0
+        || redis_pipe_error(r, &p, "HGET remaining, HLEN pending") != 0)
         goto done;
-    }
-    if (hget->type == REDIS_REPLY_ERROR || hlen->type == REDIS_REPLY_ERROR) {
-        snprintf(r->err, sizeof(r->err), "Redis at %s: course %" PRIu64 ": %s", r->addr, course_id,
-                 hget->type == REDIS_REPLY_ERROR ? hget->str : hlen->str);
-        goto done;
-    }
+    hget = p.cmd[0].reply;
+    hlen = p.cmd[1].reply;
     *pending = (uint64_t)hlen->integer;
     if (hget->type == REDIS_REPLY_NIL) {
         *remaining = -1;
@@ -380,9 +404,6 @@ int stock_of_course(struct redis *r, uint64_t course_id,
     rc = 0;
 
 done:
-    if (hget != NULL)
-        freeReplyObject(hget);
-    if (hlen != NULL)
-        freeReplyObject(hlen);
+    redis_pipe_free(&p);
     return rc;
 }

@@ -2,7 +2,9 @@
  * daemon's metrics read and write it: its hash (name, total, remaining, sale
  * window), its pending reservations, its id in the catalogue zset; loading
  * it from MariaDB's numbers, taking it off sale, wiping a sale. Key names
- * are in keys.h. Each call returns 0, or -1 with the reason in r->err. */
+ * are in keys.h. Each call returns 0, or -1 with the reason in r->err.
+ * Each command goes to the master of its course's slot (redis.h); a wipe
+ * scans every master. */
 #ifndef SECKILL_STOCK_H
 #define SECKILL_STOCK_H
 
@@ -75,7 +77,9 @@ struct course_stock {
 
 /* Every course listed in the catalogue, in id order, at most max of them,
  * in one ZRANGE and one pipelined HMGET + HLEN per course: *out (malloc'ed,
- * n of them). */
+ * n of them). Returns 1 when a cluster master could not be read: its
+ * courses have total and remaining -1, r->err says why, the others are
+ * there. */
 int stock_catalogue(struct redis *r, size_t max, struct course_stock **out, size_t *n);
 
 /* One course: remaining from its hash (-1 when it is not loaded) and the

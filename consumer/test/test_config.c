@@ -25,7 +25,9 @@ static void defaults_are_the_local_stack(void)
     CHECK_STR(cfg.mysql_user, "seckill");
     CHECK_STR(cfg.mysql_password, "seckill");
     CHECK_STR(cfg.mysql_database, "seckill");
-    CHECK(cfg.redis.port == 6379);
+    CHECK(cfg.redis.n == 1);
+    CHECK_STR(cfg.redis.at[0].host, "127.0.0.1");
+    CHECK(cfg.redis.at[0].port == 6379);
     CHECK_STR(cfg.redis_password, "");
     CHECK_STR(cfg.kafka_brokers, "127.0.0.1:9092");
     CHECK_STR(cfg.topic, "seckill.orders");
@@ -59,8 +61,9 @@ static void every_key_of_the_contract_is_read(void)
     CHECK_STR(cfg.mysql_user, "u");
     CHECK_STR(cfg.mysql_password, "p");
     CHECK_STR(cfg.mysql_database, "shop_2");
-    CHECK_STR(cfg.redis.host, "redis.local");
-    CHECK(cfg.redis.port == 16379);
+    CHECK(cfg.redis.n == 1);
+    CHECK_STR(cfg.redis.at[0].host, "redis.local");
+    CHECK(cfg.redis.at[0].port == 16379);
     CHECK_STR(cfg.redis_password, "rp");
     CHECK_STR(cfg.kafka_brokers, "k1:19092,k2:19092");
     CHECK_STR(cfg.topic, "t.orders");
@@ -75,7 +78,7 @@ static void every_key_of_the_contract_is_read(void)
 static void keys_not_in_the_file_keep_their_default(void)
 {
     CHECK(parse("redis = 127.0.0.1:16379\n") == 0);
-    CHECK(cfg.redis.port == 16379);
+    CHECK(cfg.redis.at[0].port == 16379);
     CHECK(cfg.mysql.port == 3306);
     CHECK(parse("") == 0);
 }
@@ -129,8 +132,8 @@ static void a_line_without_equals_is_an_error(void)
 static void endpoints_need_a_host_and_a_valid_port(void)
 {
     CHECK(parse("redis = [::1]:6380\n") == 0);
-    CHECK_STR(cfg.redis.host, "::1");
-    CHECK(cfg.redis.port == 6380);
+    CHECK_STR(cfg.redis.at[0].host, "::1");
+    CHECK(cfg.redis.at[0].port == 6380);
 
     CHECK(parse("mysql = 127.0.0.1\n") != 0);
     CHECK_STR(err, "consumer.conf:1: mysql = '127.0.0.1': expected host:port with a port from 1 to 65535");
@@ -140,6 +143,40 @@ static void endpoints_need_a_host_and_a_valid_port(void)
     CHECK(parse("mysql = host:33x\n") != 0);
     CHECK(parse("mysql = host:-1\n") != 0);
     CHECK(parse("redis = [::1]6380\n") != 0);
+}
+
+static void redis_takes_several_seeds(void)
+{
+    char text[256];
+
+    CHECK(parse("redis = 10.0.0.1:7000,10.0.0.2:7001 , [::1]:7002\n") == 0);
+    CHECK(cfg.redis.n == 3);
+    CHECK_STR(cfg.redis.at[0].host, "10.0.0.1");
+    CHECK(cfg.redis.at[0].port == 7000);
+    CHECK_STR(cfg.redis.at[1].host, "10.0.0.2");
+    CHECK(cfg.redis.at[1].port == 7001);
+    CHECK_STR(cfg.redis.at[2].host, "::1");
+    CHECK(cfg.redis.at[2].port == 7002);
+    config_endpoints_text(&cfg.redis, text, sizeof(text));
+    CHECK_STR(text, "10.0.0.1:7000,10.0.0.2:7001,[::1]:7002");
+    /* one seed, as the line has always been */
+    CHECK(parse("redis = 127.0.0.1:6380\n") == 0);
+    CHECK(cfg.redis.n == 1);
+    config_endpoints_text(&cfg.redis, text, sizeof(text));
+    CHECK_STR(text, "127.0.0.1:6380");
+}
+
+static void a_bad_seed_is_named_by_its_place(void)
+{
+    CHECK(parse("redis = 127.0.0.1:7000,127.0.0.1\n") != 0);
+    CHECK_STR(err, "consumer.conf:1: redis = '127.0.0.1:7000,127.0.0.1': address 2 ('127.0.0.1'): "
+              "expected host:port with a port from 1 to 65535, several separated by ','");
+    CHECK(parse("redis = 127.0.0.1:7000,\n") != 0);
+    CHECK(parse("redis = ,127.0.0.1:7000\n") != 0);
+    CHECK(parse("redis = a:1,,b:2\n") != 0);
+    CHECK(parse("redis = a:1,b:2,c:3,d:4,e:5,f:6,g:7,h:8,i:9,j:10,k:11,l:12,m:13,n:14,o:15,p:16\n") == 0);
+    CHECK(cfg.redis.n == 16);
+    CHECK(parse("redis = a:1,b:2,c:3,d:4,e:5,f:6,g:7,h:8,i:9,j:10,k:11,l:12,m:13,n:14,o:15,p:16,q:17\n") != 0);
 }
 
 static void numbers_must_be_whole_and_in_range(void)
@@ -283,6 +320,8 @@ void suite_config(void)
     UNIT_RUN(a_key_set_twice_is_an_error);
     UNIT_RUN(a_line_without_equals_is_an_error);
     UNIT_RUN(endpoints_need_a_host_and_a_valid_port);
+    UNIT_RUN(redis_takes_several_seeds);
+    UNIT_RUN(a_bad_seed_is_named_by_its_place);
     UNIT_RUN(numbers_must_be_whole_and_in_range);
     UNIT_RUN(names_are_checked);
     UNIT_RUN(a_bad_password_is_not_echoed);

@@ -42,6 +42,7 @@ int main(void)
     suite_course();
     suite_secure_link();
     suite_slot();
+    suite_cluster();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

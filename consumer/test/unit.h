@@ -36,5 +36,6 @@ void suite_sweep(void);
 void suite_course(void);
 void suite_secure_link(void);
 void suite_slot(void);
+void suite_cluster(void);
 
 #endif
