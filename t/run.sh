@@ -103,7 +103,7 @@ if [ -n "$failed" ]; then
     case $failed in
         *prove*)
             echo "== what failed in prove (all of it: $SECKILL_LOG/prove.log)" >&2
-            grep -E '^(not ok|t/.*\.t \.+ *(Failed|Dubious))|^# +(Failed test|at t/)|^Test Summary Report' \
+            grep -E '^(not ok|t/.*\.t \.+ *(Failed|Dubious))|^# +(Failed test|at t/)' \
                 "$SECKILL_LOG/prove.log" | head -40 >&2 || true
             sed -n '/^Test Summary Report/,$p' "$SECKILL_LOG/prove.log" >&2 ;;
     esac
