@@ -3,7 +3,8 @@
 
 SHELL := /bin/sh
 TOP   := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
-RUN   ?= $(TOP)/run
+# The stack: RUN=DIR or SECKILL_RUN=DIR (README: "Ports and knobs").
+RUN   ?= $(or $(SECKILL_RUN),$(TOP)/run)
 BUILD := $(TOP)/build
 export SECKILL_RUN := $(RUN)
 
