@@ -1,5 +1,5 @@
 #!/bin/sh
-# deploy/kafka.sh start|stop: Apache Kafka 3.9.1 (jars from Maven, see
+# deploy/kafka.sh start|stop|props [NODE]: Apache Kafka 3.9.1 (jars from Maven, see
 # deploy/install.sh) in KRaft combined mode: SECKILL_KAFKA_NODES brokers
 # (default 1), each also a controller. Node 1 keeps the single node's
 # names (run/kafka/, run/kafka.pid, run/log/kafka.log); node i of a cluster
@@ -36,8 +36,8 @@ node_props() {
     _isr=1
     [ "$_rf" -lt 3 ] || _isr=2
     mkdir -p "$(dirname "$2")"
+    # the voters last: the port rewrites must not touch node 1's entry
     sed -e "s#^node\.id=.*#node.id=$1#" \
-        -e "s#^controller\.quorum\.voters=.*#controller.quorum.voters=$_voters#" \
         -e "s#127\.0\.0\.1:9092#127.0.0.1:$_port#g" \
         -e "s#127\.0\.0\.1:9093#127.0.0.1:$_cport#g" \
         -e "s#^\(offsets\.topic\.replication\.factor\)=.*#\1=$_rf#" \
@@ -45,6 +45,7 @@ node_props() {
         -e "s#^\(default\.replication\.factor\)=.*#\1=$_rf#" \
         -e "s#^\(transaction\.state\.log\.min\.isr\)=.*#\1=$_isr#" \
         -e "s#^\(min\.insync\.replicas\)=.*#\1=$_isr#" \
+        -e "s#^controller\.quorum\.voters=.*#controller.quorum.voters=$_voters#" \
         "$SECKILL_TOP/conf/kafka/server.properties" >"$2"
 }
 
@@ -128,6 +129,10 @@ start)
         wait_node "$i"
     done
     ;;
+props)
+    # what node I's server.properties is, for a look or a test
+    node_props "${2:-1}" /dev/stdout
+    ;;
 stop)
     # All at once: a broker stopping after the others waits for a
     # controller quorum that has gone.
@@ -137,6 +142,6 @@ stop)
     wait
     ;;
 *)
-    die "usage: $0 start|stop"
+    die "usage: $0 start|stop|props [NODE]"
     ;;
 esac

@@ -94,4 +94,20 @@ my $empty = File::Temp::tempdir('seckill-settings-XXXXXX', TMPDIR => 1, CLEANUP 
 is($rc, 1, 'the CLI on a stack never started: refused');
 like($out, qr/no stack in \Q$empty\E yet: start one with 'make run'/, 'saying so');
 
+# A cluster's nodes agree on where its controllers are, on the default
+# ports too (node 1's 9093 once became each node's own controller port).
+my $props = File::Temp::tempdir('seckill-settings-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+my %voters;
+for my $node (1 .. 3) {
+    ($rc, $out) = deploy({ SECKILL_RUN => $props, SECKILL_KAFKA_NODES => 3 },
+                         'sh', 'deploy/kafka.sh', 'props', $node);
+    is($rc, 0, "kafka.sh props $node") or diag $out;
+    ($voters{$node}) = $out =~ /^controller\.quorum\.voters=(.*)$/m;
+    like($out, qr/^node\.id=$node$/m, "node $node has its id");
+    like($out, qr/^listeners=.*CONTROLLER:\/\/127\.0\.0\.1:${\(9093 + 2 * ($node - 1))}$/m,
+         "node $node has its own controller port");
+}
+is_deeply([ @voters{1 .. 3} ], [ ('1@127.0.0.1:9093,2@127.0.0.1:9095,3@127.0.0.1:9097') x 3 ],
+          'every node names the same three voters');
+
 done_testing();
