@@ -135,6 +135,7 @@ static ngx_http_seckill_redis_node_t *ngx_http_seckill_redis_node_add(
     ngx_str_t *name, ngx_str_t *host, int port);
 static ngx_http_seckill_redis_node_t *ngx_http_seckill_redis_node_at(
     u_char *host, size_t len, int port);
+static ngx_uint_t ngx_http_seckill_redis_numeric(u_char *host, size_t len);
 static ngx_http_seckill_redis_node_t *ngx_http_seckill_redis_route(
     ngx_uint_t slot);
 static ngx_int_t ngx_http_seckill_redis_send(
@@ -446,6 +447,20 @@ ngx_http_seckill_redis_node_at(u_char *host, size_t len, int port)
         return NULL;
     }
 
+    /*
+     * hiredis would resolve a name with a blocking getaddrinfo() in the
+     * worker: a cluster must name its nodes by address, as it does unless
+     * cluster-preferred-endpoint-type says otherwise.
+     */
+
+    if (!ngx_http_seckill_redis_numeric(host, len)) {
+        ngx_log_error(NGX_LOG_ERR, rd->log, 0,
+                      "redis cluster names a node \"%*s:%d\", not an IP "
+                      "address: its slots are answered 503; set "
+                      "cluster-preferred-endpoint-type ip", len, host, port);
+        return NULL;
+    }
+
     /* its text holds "host\0" and then "host:port", the name */
 
     node = &rd->nodes[rd->nnodes];
@@ -464,6 +479,21 @@ ngx_http_seckill_redis_node_at(u_char *host, size_t len, int port)
     ngx_http_seckill_redis_connect(node);
 
     return node;
+}
+
+
+static ngx_uint_t
+ngx_http_seckill_redis_numeric(u_char *host, size_t len)
+{
+#if (NGX_HAVE_INET6)
+    u_char  addr6[16];
+
+    if (ngx_inet6_addr(host, len, addr6) == NGX_OK) {
+        return 1;
+    }
+#endif
+
+    return ngx_inet_addr(host, len) != INADDR_NONE;
 }
 
 
