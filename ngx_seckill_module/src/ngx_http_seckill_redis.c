@@ -1,20 +1,11 @@
 
 /*
- * hiredis does the protocol, nginx does the waiting.  hiredis asks for read
- * and write interest through the ev hooks of redisAsyncContext; the socket
- * is registered with the worker's event module as an ordinary
- * ngx_connection_t.  The registration is level-triggered on purpose:
- * redisAsyncHandleRead() reads at most 16 KB per call and cannot say whether
- * the socket is drained, so with edge-triggered epoll a large burst of
- * replies could be left unread until the next one arrives.
- *
- * Every command for a node waits in the same connection, so many requests
- * in flight are pipelined by hiredis without any effort here.  The commands
- * of one turn of the event loop leave in one write: hiredis asks for write
- * interest at each command, and the write event is posted, to run after
- * every request of the turn has queued its command.  Only a write that
- * could not finish (a full socket buffer) or a connect in progress waits
- * for epoll, which saves two epoll_ctl() calls and a turn per batch.
+ * The worker's Redis, as the rest of the module sees it: a command goes to
+ * the connection that serves the slot of its keys, and its reply, or NULL,
+ * to its handler.  A connection's own life (connect, AUTH, watch, replace)
+ * is ngx_http_seckill_redis_node.c's.  Every command for a node waits in
+ * the same connection, so many requests in flight are pipelined by hiredis
+ * without any effort here.
  *
  * Topology.  Each configured address is a seed.  The first command on a
  * seed's new connection is CLUSTER SLOTS:
@@ -45,11 +36,10 @@
 #include <hiredis/async.h>
 
 #include "ngx_http_seckill_redis.h"
+#include "ngx_http_seckill_redis_node.h"
 #include "ngx_http_seckill_stats.h"
 
 
-#define NGX_HTTP_SECKILL_REDIS_BACKOFF_MIN  100
-#define NGX_HTTP_SECKILL_REDIS_BACKOFF_MAX  2000
 #define NGX_HTTP_SECKILL_REDIS_HOOKS        4
 
 /* seeds plus the masters a cluster names; a slot holds an index + 1 */
@@ -81,32 +71,6 @@ typedef struct {
     ngx_http_seckill_redis_connect_pt   handler;
     void                               *data;
 } ngx_http_seckill_redis_hook_t;
-
-
-struct ngx_http_seckill_redis_node_s {
-    ngx_str_t                           name;       /* for messages */
-    ngx_str_t                           host;       /* null-terminated */
-    int                                 port;
-
-    redisAsyncContext                  *ac;
-
-    ngx_event_t                         connect_timer;
-    ngx_event_t                         retry_timer;
-    ngx_event_t                         drop;       /* posted */
-    ngx_msec_t                          backoff;
-
-    ngx_uint_t                          inflight;
-    ngx_msec_t                          busy_since;
-
-    ngx_uint_t                          failures;   /* connects in a row */
-
-    u_char                              text[2 * NGX_SOCKADDR_STRLEN + 8];
-
-    unsigned                            connected:1;
-    unsigned                            hooked:1;   /* hooks have run */
-    unsigned                            owner:1;    /* has slots in the map */
-    unsigned                            writing:1;  /* in the handler */
-};
 
 
 typedef struct {
@@ -154,29 +118,8 @@ static void ngx_http_seckill_redis_refresh_handler(ngx_event_t *ev);
 static void ngx_http_seckill_redis_refresh_soon(void);
 static void ngx_http_seckill_redis_hooks(void);
 static void ngx_http_seckill_redis_gauge(void);
-static void ngx_http_seckill_redis_connect(ngx_http_seckill_redis_node_t *node);
-static void ngx_http_seckill_redis_failed(ngx_http_seckill_redis_node_t *node,
-    const char *reason);
-static void ngx_http_seckill_redis_retry(ngx_http_seckill_redis_node_t *node);
-static void ngx_http_seckill_redis_connected(const redisAsyncContext *ac,
-    int status);
-static void ngx_http_seckill_redis_authenticated(redisAsyncContext *ac,
-    void *reply, void *privdata);
-static void ngx_http_seckill_redis_serve(ngx_http_seckill_redis_node_t *node);
-static void ngx_http_seckill_redis_disconnected(const redisAsyncContext *ac,
-    int status);
 static void ngx_http_seckill_redis_reply(redisAsyncContext *ac, void *reply,
     void *privdata);
-static void ngx_http_seckill_redis_read_handler(ngx_event_t *rev);
-static void ngx_http_seckill_redis_write_handler(ngx_event_t *wev);
-static void ngx_http_seckill_redis_connect_timeout(ngx_event_t *ev);
-static void ngx_http_seckill_redis_retry_handler(ngx_event_t *ev);
-static void ngx_http_seckill_redis_drop_handler(ngx_event_t *ev);
-static void ngx_http_seckill_redis_add_read(void *privdata);
-static void ngx_http_seckill_redis_del_read(void *privdata);
-static void ngx_http_seckill_redis_add_write(void *privdata);
-static void ngx_http_seckill_redis_del_write(void *privdata);
-static void ngx_http_seckill_redis_cleanup(void *privdata);
 
 
 /* one per worker process */
@@ -215,7 +158,7 @@ ngx_http_seckill_redis_init(ngx_cycle_t *cycle,
     }
 
     for (i = 0; i < rd->nnodes; i++) {
-        ngx_http_seckill_redis_connect(&rd->nodes[i]);
+        ngx_http_seckill_redis_node_connect(&rd->nodes[i]);
     }
 
     return NGX_OK;
@@ -225,9 +168,8 @@ ngx_http_seckill_redis_init(ngx_cycle_t *cycle,
 void
 ngx_http_seckill_redis_exit(ngx_cycle_t *cycle)
 {
-    ngx_uint_t                      i;
-    ngx_http_seckill_redis_t       *rd;
-    ngx_http_seckill_redis_node_t  *node;
+    ngx_uint_t                 i;
+    ngx_http_seckill_redis_t  *rd;
 
     rd = &ngx_http_seckill_redis;
 
@@ -246,18 +188,7 @@ ngx_http_seckill_redis_exit(ngx_cycle_t *cycle)
     }
 
     for (i = 0; i < rd->nnodes; i++) {
-        node = &rd->nodes[i];
-        node->connected = 0;
-
-        if (node->retry_timer.timer_set) {
-            ngx_del_timer(&node->retry_timer);
-        }
-
-        /* waiting handlers get their NULL reply; the cleanup hook runs */
-
-        if (node->ac) {
-            redisAsyncFree(node->ac);
-        }
+        ngx_http_seckill_redis_node_close(&rd->nodes[i]);
     }
 }
 
@@ -390,23 +321,8 @@ ngx_http_seckill_redis_node_add(ngx_str_t *name, ngx_str_t *host, int port)
     node->name = *name;
     node->host = *host;
     node->port = port;
-    node->backoff = NGX_HTTP_SECKILL_REDIS_BACKOFF_MIN;
 
-    /* neither timer may keep a gracefully exiting worker alive */
-
-    node->connect_timer.handler = ngx_http_seckill_redis_connect_timeout;
-    node->connect_timer.data = node;
-    node->connect_timer.log = rd->log;
-    node->connect_timer.cancelable = 1;
-
-    node->retry_timer.handler = ngx_http_seckill_redis_retry_handler;
-    node->retry_timer.data = node;
-    node->retry_timer.log = rd->log;
-    node->retry_timer.cancelable = 1;
-
-    node->drop.handler = ngx_http_seckill_redis_drop_handler;
-    node->drop.data = node;
-    node->drop.log = rd->log;
+    ngx_http_seckill_redis_node_init(node, rd->conf, rd->log);
 
     return node;
 }
@@ -476,7 +392,7 @@ ngx_http_seckill_redis_node_at(u_char *host, size_t len, int port)
 
     node = ngx_http_seckill_redis_node_add(&name, &addr, port);
 
-    ngx_http_seckill_redis_connect(node);
+    ngx_http_seckill_redis_node_connect(node);
 
     return node;
 }
@@ -540,9 +456,7 @@ ngx_http_seckill_redis_send(ngx_http_seckill_redis_node_t *node,
      * connection open and answers nothing: every request then times out
      * while its command stays queued.  When nothing has come back for as
      * long as a connect may take, start over on a fresh connection rather
-     * than let the queue grow.  The old one is freed from the event loop:
-     * freeing it here would run the other waiting requests' handlers inside
-     * this caller.
+     * than let the queue grow.
      */
 
     if (node->inflight
@@ -554,9 +468,8 @@ ngx_http_seckill_redis_send(ngx_http_seckill_redis_node_t *node,
                       &node->name, ngx_current_msec - node->busy_since,
                       node->inflight);
 
-        node->connected = 0;
+        ngx_http_seckill_redis_node_drop(node);
         ngx_http_seckill_redis_gauge();
-        ngx_post_event(&node->drop, &ngx_posted_events);
 
         return NGX_ERROR;
     }
@@ -738,9 +651,7 @@ ngx_http_seckill_redis_map(redisAsyncContext *ac, void *reply,
                       r->type == REDIS_REPLY_ERROR ? r->len : 0, r->str);
 
         if (rd->mode == ngx_http_seckill_redis_unknown) {
-            /* hiredis is inside its read loop: the context goes from there */
-            node->connected = 0;
-            ngx_post_event(&node->drop, &ngx_posted_events);
+            ngx_http_seckill_redis_node_drop(node);
         }
 
         return;
@@ -983,219 +894,17 @@ ngx_http_seckill_redis_gauge(void)
 }
 
 
-static void
-ngx_http_seckill_redis_connect(ngx_http_seckill_redis_node_t *node)
-{
-    ngx_connection_t          *c;
-    redisAsyncContext         *ac;
-    ngx_http_seckill_redis_t  *rd;
-
-    rd = &ngx_http_seckill_redis;
-
-    /* the address is numeric (resolved at configuration time): no DNS */
-
-    if (node->port == 0) {
-        ac = redisAsyncConnectUnix((const char *) node->host.data);
-
-    } else {
-        ac = redisAsyncConnect((const char *) node->host.data, node->port);
-    }
-
-    if (ac == NULL) {
-        ngx_log_error(NGX_LOG_ALERT, rd->log, 0,
-                      "redis \"%V\": cannot allocate a hiredis context",
-                      &node->name);
-        ngx_http_seckill_redis_retry(node);
-        return;
-    }
-
-    /*
-     * TCP keepalive: an idle connection whose peer vanished (host down,
-     * network cut) is otherwise only noticed when requests time out on it.
-     * A failure leaves the context in error, as a failed connect does.
-     */
-
-    if (ac->err
-        || (node->port && redisEnableKeepAlive(&ac->c) != REDIS_OK))
-    {
-        ngx_http_seckill_redis_failed(node, ac->c.errstr);
-        redisAsyncFree(ac);
-        ngx_http_seckill_redis_retry(node);
-        return;
-    }
-
-    c = ngx_get_connection(ac->c.fd, rd->log);
-    if (c == NULL) {
-        ngx_http_seckill_redis_failed(node, "no free connection");
-        redisAsyncFree(ac);
-        ngx_http_seckill_redis_retry(node);
-        return;
-    }
-
-    c->data = node;
-    c->log = rd->log;
-    c->read->log = rd->log;
-    c->write->log = rd->log;
-    c->read->handler = ngx_http_seckill_redis_read_handler;
-    c->write->handler = ngx_http_seckill_redis_write_handler;
-
-    ac->data = node;
-    ac->ev.data = c;
-    ac->ev.addRead = ngx_http_seckill_redis_add_read;
-    ac->ev.delRead = ngx_http_seckill_redis_del_read;
-    ac->ev.addWrite = ngx_http_seckill_redis_add_write;
-    ac->ev.delWrite = ngx_http_seckill_redis_del_write;
-    ac->ev.cleanup = ngx_http_seckill_redis_cleanup;
-
-    node->ac = ac;
-
-    /*
-     * Setting the connect callback asks for write interest: the first
-     * writable event tells how the non-blocking connect(2) went.
-     */
-
-    redisAsyncSetConnectCallback(ac, ngx_http_seckill_redis_connected);
-    redisAsyncSetDisconnectCallback(ac, ngx_http_seckill_redis_disconnected);
-
-    ngx_add_timer(&node->connect_timer, rd->conf->connect_timeout);
-}
-
-
 /*
- * The first failed connect is an error; while Redis stays down, the retries
- * every few seconds would only bury the log, so they are logged at "info".
- */
-
-static void
-ngx_http_seckill_redis_failed(ngx_http_seckill_redis_node_t *node,
-    const char *reason)
-{
-    ngx_uint_t  level;
-
-    level = node->failures++ ? NGX_LOG_INFO : NGX_LOG_ERR;
-
-    ngx_log_error(level, ngx_http_seckill_redis.log, 0,
-                  "redis \"%V\": connect failed: %s, retrying in %M ms",
-                  &node->name, reason, node->backoff);
-}
-
-
-static void
-ngx_http_seckill_redis_retry(ngx_http_seckill_redis_node_t *node)
-{
-    if (ngx_http_seckill_redis.exiting || node->retry_timer.timer_set) {
-        return;
-    }
-
-    ngx_add_timer(&node->retry_timer, node->backoff);
-
-    node->backoff = ngx_min(node->backoff * 2,
-                            NGX_HTTP_SECKILL_REDIS_BACKOFF_MAX);
-}
-
-
-static void
-ngx_http_seckill_redis_connected(const redisAsyncContext *ac, int status)
-{
-    ngx_str_t                      *password;
-    ngx_http_seckill_redis_node_t  *node;
-
-    node = ac->data;
-
-    if (status != REDIS_OK) {
-        /* hiredis frees the context next; its cleanup hook retries */
-        ngx_http_seckill_redis_failed(node, ac->c.errstr);
-        return;
-    }
-
-    password = &ngx_http_seckill_redis.conf->password;
-
-    if (password->len == 0) {
-        ngx_http_seckill_redis_serve(node);
-        return;
-    }
-
-    /*
-     * Nothing else is sent before Redis has accepted the password: a
-     * refused one must not leave a connection that answers every purchase
-     * with NOAUTH.  The connect timer covers the answer too.
-     */
-
-    if (redisAsyncCommand((redisAsyncContext *) ac,
-                          ngx_http_seckill_redis_authenticated, NULL,
-                          "AUTH %b", password->data, password->len)
-        != REDIS_OK)
-    {
-        ngx_http_seckill_redis_failed(node, "cannot queue AUTH");
-        ngx_post_event(&node->drop, &ngx_posted_events);
-    }
-}
-
-
-static void
-ngx_http_seckill_redis_authenticated(redisAsyncContext *ac, void *reply,
-    void *privdata)
-{
-    u_char                          reason[256];
-    redisReply                     *r;
-    ngx_http_seckill_redis_node_t  *node;
-
-    node = ac->data;
-    r = reply;
-
-    ngx_memzero(reason, sizeof(reason));
-
-    if (r == NULL) {
-        /* the connection went first; its cleanup hook retries */
-        return;
-    }
-
-    if (r->type == REDIS_REPLY_ERROR) {
-        ngx_snprintf(reason, sizeof(reason) - 1,
-                     "AUTH refused (%s): seckill_redis_password must be "
-                     "the requirepass of redis.conf%Z", r->str);
-        ngx_http_seckill_redis_failed(node, (const char *) reason);
-
-        /* hiredis is inside its read loop: the context goes from there */
-        ngx_post_event(&node->drop, &ngx_posted_events);
-        return;
-    }
-
-    ngx_http_seckill_redis_serve(node);
-}
-
-
-/*
- * The connection is usable.  Once the topology is known the start-up hooks
+ * A connection is usable.  Once the topology is known the start-up hooks
  * queue their commands first; before, the seed is asked what it is.
  */
 
-static void
-ngx_http_seckill_redis_serve(ngx_http_seckill_redis_node_t *node)
+void
+ngx_http_seckill_redis_node_up(ngx_http_seckill_redis_node_t *node)
 {
     ngx_http_seckill_redis_t  *rd;
 
     rd = &ngx_http_seckill_redis;
-
-    if (node->connect_timer.timer_set) {
-        ngx_del_timer(&node->connect_timer);
-    }
-
-    node->connected = 1;
-
-    if (node->failures == 0) {
-        ngx_log_error(NGX_LOG_NOTICE, rd->log, 0, "redis \"%V\": connected",
-                      &node->name);
-
-    } else {
-        /* a recovery is worth as much attention as the failure was */
-
-        ngx_log_error(NGX_LOG_WARN, rd->log, 0,
-                      "redis \"%V\": connected after %ui failed attempts",
-                      &node->name, node->failures);
-
-        node->failures = 0;
-    }
 
     switch (rd->mode) {
 
@@ -1216,22 +925,22 @@ ngx_http_seckill_redis_serve(ngx_http_seckill_redis_node_t *node)
 }
 
 
-static void
-ngx_http_seckill_redis_disconnected(const redisAsyncContext *ac, int status)
+void
+ngx_http_seckill_redis_node_down(ngx_http_seckill_redis_node_t *node)
 {
-    ngx_http_seckill_redis_node_t  *node;
+    ngx_http_seckill_redis_t  *rd;
 
-    /* REDIS_OK means the module itself closed it, and has said why */
+    rd = &ngx_http_seckill_redis;
 
-    if (status == REDIS_OK) {
-        return;
+    node->hooked = 0;
+
+    ngx_http_seckill_redis_gauge();
+
+    /* a failover may have given its slots to another node */
+
+    if (rd->mode == ngx_http_seckill_redis_cluster && node->owner) {
+        ngx_http_seckill_redis_refresh_soon();
     }
-
-    node = ac->data;
-
-    ngx_log_error(NGX_LOG_ERR, ngx_http_seckill_redis.log, 0,
-                  "redis \"%V\": connection lost: %s",
-                  &node->name, ac->c.errstr);
 }
 
 
@@ -1269,201 +978,4 @@ ngx_http_seckill_redis_reply(redisAsyncContext *ac, void *reply,
     cmd->handler(reply, cmd->data);
 
     ngx_free(cmd);
-}
-
-
-static void
-ngx_http_seckill_redis_read_handler(ngx_event_t *rev)
-{
-    ngx_connection_t               *c;
-    ngx_http_seckill_redis_node_t  *node;
-
-    c = rev->data;
-    node = c->data;
-
-    /* may free the connection: c is not touched afterwards */
-    redisAsyncHandleRead(node->ac);
-}
-
-
-static void
-ngx_http_seckill_redis_write_handler(ngx_event_t *wev)
-{
-    ngx_connection_t               *c;
-    ngx_http_seckill_redis_node_t  *node;
-
-    c = wev->data;
-    node = c->data;
-
-    /* what is left unwritten asks for write interest from inside */
-
-    node->writing = 1;
-    redisAsyncHandleWrite(node->ac);
-    node->writing = 0;
-}
-
-
-static void
-ngx_http_seckill_redis_connect_timeout(ngx_event_t *ev)
-{
-    ngx_http_seckill_redis_node_t  *node;
-
-    node = ev->data;
-
-    ngx_http_seckill_redis_failed(node, "timed out");
-
-    redisAsyncFree(node->ac);
-}
-
-
-static void
-ngx_http_seckill_redis_retry_handler(ngx_event_t *ev)
-{
-    ngx_http_seckill_redis_connect(ev->data);
-}
-
-
-static void
-ngx_http_seckill_redis_drop_handler(ngx_event_t *ev)
-{
-    ngx_http_seckill_redis_node_t  *node;
-
-    node = ev->data;
-
-    redisAsyncFree(node->ac);
-}
-
-
-/*
- * The event hooks.  A failing ngx_add_event() has been logged by the event
- * module; the connect timeout or the no-reply check above then replaces
- * the connection.
- */
-
-static void
-ngx_http_seckill_redis_add_read(void *privdata)
-{
-    ngx_connection_t  *c = privdata;
-
-    if (!c->read->active) {
-        (void) ngx_add_event(c->read, NGX_READ_EVENT, NGX_LEVEL_EVENT);
-    }
-}
-
-
-static void
-ngx_http_seckill_redis_del_read(void *privdata)
-{
-    ngx_connection_t  *c = privdata;
-
-    if (c->read->active) {
-        (void) ngx_del_event(c->read, NGX_READ_EVENT, 0);
-    }
-}
-
-
-static void
-ngx_http_seckill_redis_add_write(void *privdata)
-{
-    ngx_connection_t  *c = privdata;
-
-    ngx_http_seckill_redis_node_t  *node;
-
-    node = c->data;
-
-    if (node->connected && !node->writing) {
-        if (!c->write->posted) {
-            ngx_post_event(c->write, &ngx_posted_events);
-        }
-
-        return;
-    }
-
-    if (!c->write->active) {
-        (void) ngx_add_event(c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT);
-    }
-}
-
-
-static void
-ngx_http_seckill_redis_del_write(void *privdata)
-{
-    ngx_connection_t  *c = privdata;
-
-    if (c->write->active) {
-        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, 0);
-    }
-}
-
-
-/*
- * hiredis is about to free the context and close the socket, whatever the
- * reason: failed or timed out connect, lost connection, or the module's own
- * redisAsyncFree().  The waiting commands have had their NULL replies.
- */
-
-static void
-ngx_http_seckill_redis_cleanup(void *privdata)
-{
-    ngx_connection_t               *c = privdata;
-    ngx_http_seckill_redis_node_t  *node;
-
-    node = c->data;
-
-    /* nothing may reach the freed ngx_connection_t through the hooks */
-
-    node->ac->ev.addRead = NULL;
-    node->ac->ev.delRead = NULL;
-    node->ac->ev.addWrite = NULL;
-    node->ac->ev.delWrite = NULL;
-    node->ac->ev.cleanup = NULL;
-
-    if (c->read->active) {
-        (void) ngx_del_event(c->read, NGX_READ_EVENT, 0);
-    }
-
-    if (c->write->active) {
-        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, 0);
-    }
-
-    if (c->read->posted) {
-        ngx_delete_posted_event(c->read);
-    }
-
-    if (c->write->posted) {
-        ngx_delete_posted_event(c->write);
-    }
-
-    /* the socket belongs to hiredis, which closes it */
-
-    ngx_free_connection(c);
-    c->fd = (ngx_socket_t) -1;
-
-    node->ac = NULL;
-    node->connected = 0;
-    node->hooked = 0;
-
-    if (node->connect_timer.timer_set) {
-        ngx_del_timer(&node->connect_timer);
-    }
-
-    if (node->drop.posted) {
-        ngx_delete_posted_event(&node->drop);
-    }
-
-    if (ngx_http_seckill_redis.exiting) {
-        return;
-    }
-
-    ngx_http_seckill_redis_gauge();
-
-    /* a failover may have given its slots to another node */
-
-    if (ngx_http_seckill_redis.mode == ngx_http_seckill_redis_cluster
-        && node->owner)
-    {
-        ngx_http_seckill_redis_refresh_soon();
-    }
-
-    ngx_http_seckill_redis_retry(node);
 }
