@@ -44,24 +44,37 @@ case $SECKILL_KAFKA_NODES in
            "$SECKILL_KAFKA_NODES" >&2
        exit 1 ;;
 esac
-# kafka_node I: the name of broker I (pid file, data directory, log):
-# kafka, kafka-2, kafka-3, ...
-kafka_node() {
-    if [ "$1" = 1 ]; then echo kafka; else echo "kafka-$1"; fi
+# A service of several nodes (Kafka, Redis) names node 1 as the service
+# (kafka, run/kafka.pid, run/log/kafka.log: the single node's names) and
+# node i as SERVICE-i.
+# node_name SERVICE I: the name of node I
+node_name() {
+    if [ "$2" = 1 ]; then echo "$1"; else echo "$1-$2"; fi
 }
 
-# kafka_services: the brokers' names, node 1 first
-kafka_services() {
+# node_names SERVICE COUNT: every node's name, node 1 first
+node_names() {
     _i=1
-    while [ "$_i" -le "$SECKILL_KAFKA_NODES" ]; do
-        kafka_node "$_i"
+    while [ "$_i" -le "$2" ]; do
+        node_name "$1" "$_i"
         _i=$((_i + 1))
     done
 }
 
+# node_number NAME: the I of a node's name (kafka-3: 3, redis: 1)
+node_number() {
+    case $1 in
+        *-[0-9]*) echo "${1##*-}" ;;
+        *) echo 1 ;;
+    esac
+}
+
+kafka_node() { node_name kafka "$1"; }
+kafka_services() { node_names kafka "$SECKILL_KAFKA_NODES"; }
+
 # kafka_port NAME [controller]: the client (or controller) port of a broker
 kafka_port() {
-    _n=${1#kafka}; _n=${_n#-}; _n=$(( ${_n:-1} - 1 ))
+    _n=$(( $(node_number "$1") - 1 ))
     if [ -n "${2:-}" ]; then
         echo $((SECKILL_KAFKA_CONTROLLER_PORT + 2 * _n))
     else
@@ -86,25 +99,12 @@ case $SECKILL_REDIS_NODES in
            "$SECKILL_REDIS_NODES" >&2
        exit 1 ;;
 esac
-# redis_node I: the name of Redis node I (pid file, data directory, config,
-# log): redis, redis-2, redis-3, ...
-redis_node() {
-    if [ "$1" = 1 ]; then echo redis; else echo "redis-$1"; fi
-}
-
-# redis_services: the Redis nodes' names, node 1 first
-redis_services() {
-    _i=1
-    while [ "$_i" -le "$SECKILL_REDIS_NODES" ]; do
-        redis_node "$_i"
-        _i=$((_i + 1))
-    done
-}
+redis_node() { node_name redis "$1"; }
+redis_services() { node_names redis "$SECKILL_REDIS_NODES"; }
 
 # redis_port NAME: the client port of a Redis node
 redis_port() {
-    _n=${1#redis}; _n=${_n#-}
-    echo $((SECKILL_REDIS_PORT + ${_n:-1} - 1))
+    echo $((SECKILL_REDIS_PORT + $(node_number "$1") - 1))
 }
 
 # redis_bus_port NAME: the cluster bus port of a Redis node (cluster-port)

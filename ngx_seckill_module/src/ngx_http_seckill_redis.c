@@ -96,12 +96,16 @@ typedef struct {
 
 
 static ngx_http_seckill_redis_node_t *ngx_http_seckill_redis_node_add(
-    ngx_str_t *name, ngx_str_t *host, int port);
+    u_char *host, size_t len, int port);
 static ngx_http_seckill_redis_node_t *ngx_http_seckill_redis_node_at(
     u_char *host, size_t len, int port);
 static ngx_uint_t ngx_http_seckill_redis_numeric(u_char *host, size_t len);
 static ngx_http_seckill_redis_node_t *ngx_http_seckill_redis_route(
     ngx_uint_t slot);
+static ngx_int_t ngx_http_seckill_redis_vcommand(
+    ngx_http_seckill_redis_node_t *node,
+    ngx_http_seckill_redis_handler_pt handler, void *data, const char *fmt,
+    va_list args);
 static ngx_int_t ngx_http_seckill_redis_send(
     ngx_http_seckill_redis_node_t *node,
     ngx_http_seckill_redis_handler_pt handler, void *data,
@@ -133,6 +137,7 @@ ngx_http_seckill_redis_init(ngx_cycle_t *cycle,
     ngx_uint_t                      i;
     ngx_http_seckill_redis_t       *rd;
     ngx_http_seckill_redis_addr_t  *seed;
+    ngx_http_seckill_redis_node_t  *node;
 
     rd = &ngx_http_seckill_redis;
 
@@ -149,12 +154,14 @@ ngx_http_seckill_redis_init(ngx_cycle_t *cycle,
     for (i = 0; i < conf->nseeds; i++) {
         seed = &conf->seeds[i];
 
-        if (ngx_http_seckill_redis_node_add(&seed->name, &seed->host,
-                                            seed->port)
-            == NULL)
-        {
+        node = ngx_http_seckill_redis_node_add(seed->host.data,
+                                               seed->host.len, seed->port);
+        if (node == NULL) {
             return NGX_ERROR;
         }
+
+        node->name = seed->name;
+        node->host = seed->host;
     }
 
     for (i = 0; i < rd->nnodes; i++) {
@@ -229,23 +236,13 @@ ngx_http_seckill_redis_command(ngx_uint_t slot,
     ngx_http_seckill_redis_handler_pt handler, void *data, const char *fmt,
     ...)
 {
-    int        len;
-    char      *command;
     va_list    args;
     ngx_int_t  rc;
 
     va_start(args, fmt);
-    len = redisvFormatCommand(&command, fmt, args);
+    rc = ngx_http_seckill_redis_vcommand(ngx_http_seckill_redis_route(slot),
+                                         handler, data, fmt, args);
     va_end(args);
-
-    if (len < 0) {
-        return NGX_ERROR;
-    }
-
-    rc = ngx_http_seckill_redis_send(ngx_http_seckill_redis_route(slot),
-                                     handler, data, command, len);
-
-    redisFreeCommand(command);
 
     return rc;
 }
@@ -280,14 +277,29 @@ ngx_http_seckill_redis_node_command(ngx_http_seckill_redis_node_t *node,
     ngx_http_seckill_redis_handler_pt handler, void *data, const char *fmt,
     ...)
 {
-    int        len;
-    char      *command;
     va_list    args;
     ngx_int_t  rc;
 
     va_start(args, fmt);
-    len = redisvFormatCommand(&command, fmt, args);
+    rc = ngx_http_seckill_redis_vcommand(node, handler, data, fmt, args);
     va_end(args);
+
+    return rc;
+}
+
+
+/* a command formatted by hiredis, queued on node (NULL: not connected) */
+
+static ngx_int_t
+ngx_http_seckill_redis_vcommand(ngx_http_seckill_redis_node_t *node,
+    ngx_http_seckill_redis_handler_pt handler, void *data, const char *fmt,
+    va_list args)
+{
+    int        len;
+    char      *command;
+    ngx_int_t  rc;
+
+    len = redisvFormatCommand(&command, fmt, args);
 
     if (len < 0) {
         return NGX_ERROR;
@@ -301,8 +313,10 @@ ngx_http_seckill_redis_node_command(ngx_http_seckill_redis_node_t *node,
 }
 
 
+/* the next node of the table, its events ready; NULL when it is full */
+
 static ngx_http_seckill_redis_node_t *
-ngx_http_seckill_redis_node_add(ngx_str_t *name, ngx_str_t *host, int port)
+ngx_http_seckill_redis_node_add(u_char *host, size_t len, int port)
 {
     ngx_http_seckill_redis_t       *rd;
     ngx_http_seckill_redis_node_t  *node;
@@ -311,15 +325,12 @@ ngx_http_seckill_redis_node_add(ngx_str_t *name, ngx_str_t *host, int port)
 
     if (rd->nnodes == NGX_HTTP_SECKILL_REDIS_NODES) {
         ngx_log_error(NGX_LOG_ALERT, rd->log, 0,
-                      "redis: more than %d nodes, \"%V\" is not used",
-                      NGX_HTTP_SECKILL_REDIS_NODES, host);
+                      "redis: more than %d nodes, \"%*s:%d\" is not used",
+                      NGX_HTTP_SECKILL_REDIS_NODES, len, host, port);
         return NULL;
     }
 
     node = &rd->nodes[rd->nnodes++];
-
-    node->name = *name;
-    node->host = *host;
     node->port = port;
 
     ngx_http_seckill_redis_node_init(node, rd->conf, rd->log);
@@ -334,7 +345,6 @@ static ngx_http_seckill_redis_node_t *
 ngx_http_seckill_redis_node_at(u_char *host, size_t len, int port)
 {
     u_char                         *p;
-    ngx_str_t                       name, addr;
     ngx_uint_t                      i;
     ngx_http_seckill_redis_t       *rd;
     ngx_http_seckill_redis_node_t  *node;
@@ -356,13 +366,6 @@ ngx_http_seckill_redis_node_at(u_char *host, size_t len, int port)
         }
     }
 
-    if (rd->nnodes == NGX_HTTP_SECKILL_REDIS_NODES) {
-        ngx_log_error(NGX_LOG_ALERT, rd->log, 0,
-                      "redis: more than %d nodes, \"%*s:%d\" is not used",
-                      NGX_HTTP_SECKILL_REDIS_NODES, len, host, port);
-        return NULL;
-    }
-
     /*
      * hiredis would resolve a name with a blocking getaddrinfo() in the
      * worker: a cluster must name its nodes by address, as it does unless
@@ -377,20 +380,21 @@ ngx_http_seckill_redis_node_at(u_char *host, size_t len, int port)
         return NULL;
     }
 
-    /* its text holds "host\0" and then "host:port", the name */
+    node = ngx_http_seckill_redis_node_add(host, len, port);
+    if (node == NULL) {
+        return NULL;
+    }
 
-    node = &rd->nodes[rd->nnodes];
+    /* its text holds "host\0" and then "host:port", the name */
 
     p = ngx_cpymem(node->text, host, len);
     *p++ = '\0';
 
-    addr.data = node->text;
-    addr.len = len;
+    node->host.data = node->text;
+    node->host.len = len;
 
-    name.data = p;
-    name.len = ngx_sprintf(p, "%*s:%d", len, host, port) - p;
-
-    node = ngx_http_seckill_redis_node_add(&name, &addr, port);
+    node->name.data = p;
+    node->name.len = ngx_sprintf(p, "%*s:%d", len, host, port) - p;
 
     ngx_http_seckill_redis_node_connect(node);
 

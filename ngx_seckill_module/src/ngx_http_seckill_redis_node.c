@@ -254,7 +254,7 @@ ngx_http_seckill_redis_connected(const redisAsyncContext *ac, int status)
         != REDIS_OK)
     {
         ngx_http_seckill_redis_failed(node, "cannot queue AUTH");
-        ngx_post_event(&node->drop, &ngx_posted_events);
+        ngx_http_seckill_redis_node_drop(node);
     }
 }
 
@@ -282,9 +282,7 @@ ngx_http_seckill_redis_authenticated(redisAsyncContext *ac, void *reply,
                      "AUTH refused (%s): seckill_redis_password must be "
                      "the requirepass of redis.conf%Z", r->str);
         ngx_http_seckill_redis_failed(node, (const char *) reason);
-
-        /* hiredis is inside its read loop: the context goes from there */
-        ngx_post_event(&node->drop, &ngx_posted_events);
+        ngx_http_seckill_redis_node_drop(node);
         return;
     }
 

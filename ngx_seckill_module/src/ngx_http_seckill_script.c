@@ -65,6 +65,7 @@ struct ngx_http_seckill_batch_s {
     ngx_uint_t                          script;
     int64_t                             course;
     int64_t                             now;
+    ngx_uint_t                          slot;      /* the course's, in Redis */
 
     ngx_queue_t                         queue;     /* open, in arrival order */
     ngx_http_seckill_batch_t           *next;      /* in its bucket */
@@ -92,7 +93,7 @@ typedef struct {
 
 
 static ngx_http_seckill_batch_t *ngx_http_seckill_script_batch(
-    ngx_http_seckill_script_call_t *call);
+    ngx_http_seckill_script_call_t *call, ngx_uint_t slot);
 static void ngx_http_seckill_script_flush(ngx_event_t *ev);
 static ngx_int_t ngx_http_seckill_script_send(ngx_http_seckill_batch_t *batch,
     const char *command, const char *script);
@@ -158,18 +159,19 @@ ngx_http_seckill_script_init(ngx_cycle_t *cycle, ngx_uint_t batch)
 ngx_int_t
 ngx_http_seckill_script_run(ngx_http_seckill_script_call_t *call)
 {
+    ngx_uint_t                   slot;
     ngx_http_seckill_batch_t    *batch;
     ngx_http_seckill_batches_t  *bs;
 
     bs = &ngx_http_seckill_batches;
 
-    if (!ngx_http_seckill_redis_ready(
-             ngx_http_seckill_redis_course_slot(call->course)))
-    {
+    slot = ngx_http_seckill_redis_course_slot(call->course);
+
+    if (!ngx_http_seckill_redis_ready(slot)) {
         return NGX_ERROR;
     }
 
-    batch = ngx_http_seckill_script_batch(call);
+    batch = ngx_http_seckill_script_batch(call, slot);
     if (batch == NULL) {
         return NGX_ERROR;
     }
@@ -217,17 +219,18 @@ ngx_http_seckill_script_exit(void)
 /* the open batch that takes the call, a new one if none has room */
 
 static ngx_http_seckill_batch_t *
-ngx_http_seckill_script_batch(ngx_http_seckill_script_call_t *call)
+ngx_http_seckill_script_batch(ngx_http_seckill_script_call_t *call,
+    ngx_uint_t slot)
 {
-    ngx_uint_t                   slot;
+    ngx_uint_t                   bucket;
     ngx_http_seckill_batch_t    *batch;
     ngx_http_seckill_batches_t  *bs;
 
     bs = &ngx_http_seckill_batches;
 
-    slot = (ngx_uint_t) call->course % NGX_HTTP_SECKILL_SCRIPT_BUCKETS;
+    bucket = (ngx_uint_t) call->course % NGX_HTTP_SECKILL_SCRIPT_BUCKETS;
 
-    for (batch = bs->buckets[slot]; batch; batch = batch->next) {
+    for (batch = bs->buckets[bucket]; batch; batch = batch->next) {
         if (batch->course == call->course
             && batch->script == call->script
             && batch->now == call->now
@@ -248,11 +251,12 @@ ngx_http_seckill_script_batch(ngx_http_seckill_script_call_t *call)
     batch->script = call->script;
     batch->course = call->course;
     batch->now = call->now;
+    batch->slot = slot;
     batch->n = 0;
     batch->retried = 0;
 
-    batch->next = bs->buckets[slot];
-    bs->buckets[slot] = batch;
+    batch->next = bs->buckets[bucket];
+    bs->buckets[bucket] = batch;
 
     ngx_queue_insert_tail(&bs->open, &batch->queue);
 
@@ -349,7 +353,7 @@ ngx_http_seckill_script_send(ngx_http_seckill_batch_t *batch,
     }
 
     return ngx_http_seckill_redis_command_argv(
-               ngx_http_seckill_redis_course_slot(batch->course),
+               batch->slot,
                ngx_http_seckill_script_reply, batch, argc, bs->argv,
                bs->argvlen);
 }
