@@ -114,23 +114,46 @@ stage_usage() {
         END { printf "%.6f %.0f %.6f %.0f\n", rs, rc, ks, kc }'
 }
 
-# costs ACCEPTED REDIS_BEFORE REDIS_AFTER STAGES_BEFORE STAGES_AFTER:
-# "SCRIPT_US CPU_US REDIS_MS KAFKA_MS SCRIPTS TRIPS DELIVERIES" from two
-# redis_usage and two stage_usage snapshots: the four cost columns ("-"
-# where there is nothing to divide by), then the counts behind them (script
-# calls, the workers' Redis round trips, Kafka deliveries), kept in
-# run/bench/NAME.rounds to tell a plausible figure from a wrong one.
+# stack_cpu: "NGINX KAFKA CONSUMER MARIADB", the CPU seconds (user +
+# system, every thread) of the nginx workers, every broker's JVM, the
+# consumer and MariaDB since they started (/proc/PID/stat), for the costs'
+# CPU per seat of each process beside Redis's. wrk's own is left out.
+stack_cpu() {
+    _workers=$(pgrep -P "$(pid_of nginx)" | tr '\n' ' ')
+    _brokers=
+    for _s in $(kafka_services); do _brokers="$_brokers $(pid_of "$_s")"; done
+    for _group in "$_workers" "$_brokers" "$(pid_of consumer)" "$(pid_of mariadb)"; do
+        for _p in $_group; do cat "/proc/$_p/stat" 2>/dev/null; done |
+            awk -v hz="$(getconf CLK_TCK)" '
+                { sub(/^.*\) /, ""); t += $12 + $13 }
+                END { printf "%.2f\n", t / hz }'
+    done | tr '\n' ' '
+}
+
+# costs ACCEPTED REDIS_BEFORE REDIS_AFTER STAGES_BEFORE STAGES_AFTER
+#       CPU_BEFORE CPU_AFTER:
+# "SCRIPT_US CPU_US REDIS_MS KAFKA_MS SCRIPTS TRIPS DELIVERIES NGINX_US
+# KAFKA_US CONSUMER_US MARIADB_US" from two redis_usage, two stage_usage
+# and two stack_cpu snapshots: the four cost columns ("-" where there is
+# nothing to divide by), the counts behind them (script calls, the workers'
+# Redis round trips, Kafka deliveries), kept in run/bench/NAME.rounds to
+# tell a plausible figure from a wrong one, then the CPU µs per seat of the
+# other processes of the stack.
 costs() {
-    awk -v a="$1" -v r0="$2" -v r1="$3" -v s0="$4" -v s1="$5" 'BEGIN {
+    awk -v a="$1" -v r0="$2" -v r1="$3" -v s0="$4" -v s1="$5" -v c0="$6" -v c1="$7" 'BEGIN {
         split(r0, x, " "); split(r1, y, " "); split(s0, p, " "); split(s1, q, " ")
+        split(c0, u, " "); split(c1, v, " ")
         script = cpu = redis = kafka = "-"
+        for (i = 1; i <= 4; i++) each[i] = "-"
         if (a > 0) {
             script = sprintf("%.1f", (y[1] - x[1]) / a)
             cpu = sprintf("%.1f", (y[2] - x[2]) * 1e6 / a)
+            for (i = 1; i <= 4; i++) each[i] = sprintf("%.1f", (v[i] - u[i]) * 1e6 / a)
         }
         if (q[2] > p[2]) redis = sprintf("%.2f", (q[1] - p[1]) * 1000 / (q[2] - p[2]))
         if (q[4] > p[4]) kafka = sprintf("%.2f", (q[3] - p[3]) * 1000 / (q[4] - p[4]))
-        print script, cpu, redis, kafka, y[3] - x[3], q[2] - p[2], q[4] - p[4]
+        print script, cpu, redis, kafka, y[3] - x[3], q[2] - p[2], q[4] - p[4], \
+              each[1], each[2], each[3], each[4]
     }'
 }
 
@@ -167,15 +190,16 @@ measure() {
         _m_c="$rps $p50 $p99"
         target=/api/seckill
         if [ -n "$_m_costs" ]; then
-            _m_r0=$(redis_usage); _m_s0=$(stage_usage)
+            _m_r0=$(redis_usage); _m_s0=$(stage_usage); _m_c0=$(stack_cpu)
         fi
         $_m_run "$_m_name-$_m_r"
         [ -z "$_m_costs" ] || _m_s1=$(stage_usage)
         $_m_check "$_m_name-$_m_r"
-        _m_k="- - - - - - -"
+        _m_k="- - - - - - - - - - -"
         if [ -n "$_m_costs" ]; then
             caught_up
-            _m_k=$(costs "$accepted" "$_m_r0" "$(redis_usage)" "$_m_s0" "$_m_s1")
+            _m_k=$(costs "$accepted" "$_m_r0" "$(redis_usage)" "$_m_s0" "$_m_s1" \
+                         "$_m_c0" "$(stack_cpu)")
         fi
         served=$((served + requests))
         printf '%s %s %s %s %s %s %s\n' "$(ratio_of "$rps" "${_m_c%% *}")" \
@@ -183,6 +207,7 @@ measure() {
     done
     # ratio rps p50 p99 accepted ceiling_rps ceiling_p50 ceiling_p99
     # script_us cpu_us redis_ms kafka_ms scripts trips deliveries
+    # nginx_us kafka_us consumer_us mariadb_us
     set -- $(sort -n "$out/$_m_name.rounds" | sed -n "$(((rounds + 1) / 2))p")
     ceiling_rps=$6
     row "ceiling ($_m_name)" "$6" "$7" "$8" - "$6"
@@ -190,6 +215,9 @@ measure() {
     _m_line="$_m_name: ratios of the $rounds rounds: $(rounds_column 1)"
     [ -z "$_m_costs" ] || _m_line="$_m_line; Redis script µs/seat: $(rounds_column 9)"
     say "$_m_line"
+    [ -z "$_m_costs" ] \
+        || say "$_m_name: CPU µs per seat in that round: Redis ${10}, nginx workers ${16}," \
+               "broker ${17}, consumer ${18}, MariaDB ${19} (wrk apart)"
 }
 
 # rounds_column N: field N of every round of $_m_name, in round order, on

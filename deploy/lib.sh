@@ -284,8 +284,8 @@ stop_pid() {
 
 # render_conf SRC DST: copy a shipped config from conf/ into run/conf/,
 # replacing the default loopback addresses with the configured ports, the
-# module/html paths with this checkout's and the shipped passwords with the
-# stack's own (run/secrets). The shipped files stay ready to run
+# module/html paths with this checkout's, the shipped passwords with the
+# stack's own (run/secrets) and nginx's file limit with one it can have. The shipped files stay ready to run
 # as they are; this is the only place ports are rewritten. The Redis
 # address of nginx (seckill_redis) and of the consumer (redis =) becomes
 # every node's, the seeds of a cluster client: space-separated for the
@@ -297,7 +297,14 @@ render_conf() {
     # secret, and every service runs as the one user who starts the stack.
     (umask 077 && : >"$2.tmp")
     _seeds_sp=$(echo "$SECKILL_REDIS_SEEDS" | tr , ' ')
+    # The shipped worker_rlimit_nofile (65536), lowered to the hard limit
+    # nginx starts under when that is lower (a container's, often): a worker
+    # cannot go above it and would log an alert at every start.
+    _nofile=$(ulimit -H -n)
+    case "$_nofile" in ''|*[!0-9]*) _nofile=65536 ;; esac
+    [ "$_nofile" -le 65536 ] || _nofile=65536
     sed -e "s#127\.0\.0\.1:8080#127.0.0.1:$SECKILL_HTTP_PORT#g" \
+        -e "s#^worker_rlimit_nofile 65536;#worker_rlimit_nofile $_nofile;#" \
         -e "s#127\.0\.0\.1:3306#127.0.0.1:$SECKILL_MYSQL_PORT#g" \
         -e "s#\(seckill_redis  *\)127\.0\.0\.1:6379;#\1$_seeds_sp;#" \
         -e "s#^\(redis *= *\)127\.0\.0\.1:6379#\1$SECKILL_REDIS_SEEDS#" \
