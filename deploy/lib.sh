@@ -285,11 +285,12 @@ stop_pid() {
 # render_conf SRC DST: copy a shipped config from conf/ into run/conf/,
 # replacing the default loopback addresses with the configured ports, the
 # module/html paths with this checkout's, the shipped passwords with the
-# stack's own (run/secrets) and nginx's file limit with one it can have. The shipped files stay ready to run
-# as they are; this is the only place ports are rewritten. The Redis
-# address of nginx (seckill_redis) and of the consumer (redis =) becomes
-# every node's, the seeds of a cluster client: space-separated for the
-# directive, comma-separated for consumer.conf.
+# stack's own (run/secrets) and nginx's file limit with one it can have.
+# The shipped files stay ready to run as they are; this is the only place
+# ports are rewritten. The Redis address of nginx (seckill_redis) and of
+# the consumer (redis =) becomes every node's, the seeds of a cluster
+# client: space-separated for the directive, comma-separated for
+# consumer.conf.
 render_conf() {
     make_secrets
     mkdir -p "$(dirname "$2")"
