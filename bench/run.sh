@@ -319,21 +319,47 @@ drop_bench_courses() {
     done
 }
 
+# broker_jit: the CPU seconds (user + system) that every broker's JIT
+# compiler threads (HotSpot's "C1/C2 CompilerThread") have used since the
+# JVM started: how far it still is from running compiled code.
+broker_jit() {
+    for _s in $(kafka_services); do
+        for _t in /proc/"$(pid_of "$_s")"/task/*; do
+            case "$(cat "$_t/comm" 2>/dev/null)" in
+                C[12]" CompilerThre"*) cat "$_t/stat" ;;
+            esac
+        done
+    done | awk -v hz="$(getconf CLK_TCK)" '
+        { sub(/^.*\) /, ""); t += $12 + $13 }
+        END { printf "%.2f\n", t / hz }'
+}
+
 # warm_up: every worker's Kafka producer connected and its Redis scripts
-# loaded, and the broker's JVM done compiling its hot paths (a broker fresh
-# from `make run` delivers at half its speed for up to a minute of load):
-# purchases on a course of its own, 5 s at a time, until a run is not 5%
-# faster than the one before (BENCH_WARMUP_MAX runs at most).
+# loaded, and the broker's JVM done compiling its hot paths: purchases on a
+# course of its own, 5 s at a time, while a run is 5% faster than the one
+# before or the brokers' JIT compilers used more than 0.15 s of CPU in it
+# (BENCH_WARMUP_MAX runs at most). A broker fresh from `make run` takes
+# 40-45 s of this load to compile, its CPU per purchase falling fourfold
+# meanwhile; the purchase rate alone is too noisy here to tell when that
+# is over (a warm-up stopped by it once left seed and sold-out to a JVM
+# still compiling, all-accepted at the end of the bench to a warm one).
 warm_up() {
     $cli course add $warm_course "bench: warm-up" 100000000 >/dev/null
     _w_prev=0; _w_n=0
     while [ $_w_n -lt "$warmup_max" ]; do
         _w_n=$((_w_n + 1))
+        _w_jit=$(broker_jit)
         BENCH_COURSES=$warm_course BENCH_REQUESTS=0 wrk_run "warm-up-$_w_n" -d5s
-        [ $((rps * 100)) -gt $((_w_prev * 105)) ] || break
+        _w_jit=$(awk -v a="$_w_jit" -v b="$(broker_jit)" 'BEGIN { printf "%.2f", b - a }')
+        if [ $((rps * 100)) -le $((_w_prev * 105)) ] \
+            && awk -v j="$_w_jit" 'BEGIN { exit !(j <= 0.15) }'
+        then
+            break
+        fi
         _w_prev=$rps
     done
-    say "warm-up: $_w_n runs of 5 s, the last at $rps purchases/s"
+    say "warm-up: $_w_n runs of 5 s, the last at $rps purchases/s with" \
+        "$_w_jit s of the brokers' JIT compilers"
     quiet
     $cli course remove $warm_course --force --yes >/dev/null
     settle
