@@ -35,6 +35,18 @@ my ($orders) = $shipped =~ /\n(        location \/api\/orders\/ \{\n.*?\n       
 my ($switch) = $shipped =~ /\n(        set \$seckill_link_secret "";\n)/
     or die "conf/nginx.conf: no signature switch (set \$seckill_link_secret \"\";)";
 
+# A refused request is logged below the level the shipped error_log keeps:
+# a crowd over its limits must not write a line per request (TEST 13 sees
+# the level in a log that keeps everything).
+my @severity = qw(emerg alert crit error warn notice info debug);
+my %rank = map { ($severity[$_] => $_) } 0 .. $#severity;
+my ($kept) = $shipped =~ /^error_log \S+ (\w+);/m
+    or die "conf/nginx.conf: no error_log with a level";
+my ($refusals) = $guards =~ /^\s*limit_req_log_level (\w+);/m
+    or die "conf/nginx.conf: no limit_req_log_level in the guard section";
+Test::More::cmp_ok($rank{$refusals}, '>', $rank{$kept},
+                   "limit_req_log_level $refusals is below error_log's $kept");
+
 # One request a minute after a burst of 2 per user and 3 per address.
 $guards =~ s/(zone=seckill_\w+:)\w+ rate=\S+;/${1}1m rate=1r\/m;/g == 2
     or die "conf/nginx.conf: expected the zones seckill_user and seckill_addr";
@@ -274,3 +286,16 @@ main::cli_ok('course', 'add', 553, 'Guards test 553', 1);
 --- response_body_like eval
 [qr/^\{"status":"pending","order_id":[1-9][0-9]*,"course_id":553,"user_id":80\}$/,
  (qr/^\{"status":"sold_out","course_id":553,"user_id":81\}$/) x 6]
+
+
+
+=== TEST 13: a refused request is logged at info, below the shipped error_log's notice: a crowd over its limits writes no line per request there
+--- init
+main::http_from('127.0.0.1', 'POST', '/api/seckill/551/90') for 1 .. 3;
+--- request
+POST /api/seckill/551/90
+--- error_code: 429
+--- error_log eval
+qr/\[info\] .*limiting requests, excess: \S+ by zone "seckill_user"/
+--- no_error_log eval
+qr/\[(?:warn|error)\] .*limiting requests/
