@@ -75,6 +75,23 @@ is($rc, 0, 'consumer.conf rendered') or diag $out;
 is(sprintf('%04o', (stat "$dir/conf/consumer.conf")[2] & 07777), '0600',
    'consumer.conf is 0600');
 
+# nginx.conf's file limit: the shipped 65536, or the hard limit nginx will
+# start under when that is lower (a worker cannot raise it, and would log an
+# alert at every start).
+# A hard limit can only be lowered here: the one this test runs under is
+# the other case (65536 at most is asked for when it is higher).
+chomp(my $hard = `sh -c 'ulimit -H -n'`);
+my $want = $hard =~ /^\d+$/ && $hard < 65536 ? $hard : 65536;
+for my $case ([4096, 4096], ['', $want]) {
+    my ($lower, $asked) = @$case;
+    ($rc, $out) = deploy({ SECKILL_RUN => $dir }, 'sh', '-c',
+                         ($lower ? "ulimit -n $lower && " : '') . '. deploy/lib.sh && '
+                         . 'render_conf conf/nginx.conf "$SECKILL_RUN/conf/nginx.conf" && '
+                         . 'grep "^worker_rlimit_nofile" "$SECKILL_RUN/conf/nginx.conf"');
+    is($out, "worker_rlimit_nofile $asked;\n",
+       'nginx.conf rendered under a hard limit of ' . ($lower || $hard) . " files asks for $asked");
+}
+
 # Destructive commands are not run without a confirmation: on no terminal
 # they want YES=1, and say what they would delete.
 for my $what (qw(reset clean)) {
