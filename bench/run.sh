@@ -114,19 +114,27 @@ stage_usage() {
         END { printf "%.6f %.0f %.6f %.0f\n", rs, rc, ks, kc }'
 }
 
-# stack_cpu: "NGINX KAFKA CONSUMER MARIADB", the CPU seconds (user +
-# system, every thread) of the nginx workers, every broker's JVM, the
-# consumer and MariaDB since they started (/proc/PID/stat), for the costs'
-# CPU per seat of each process beside Redis's. wrk's own is left out.
+# cpu_seconds STAT...: the CPU seconds (user + system) in these
+# /proc/.../stat files, added up (none: 0); a process's counts all its
+# threads. A file gone (a process that exited) counts nothing.
+cpu_seconds() {
+    [ $# -gt 0 ] || set -- /dev/null
+    cat "$@" 2>/dev/null | awk -v hz="$(getconf CLK_TCK)" '
+        { sub(/^.*\) /, ""); t += $12 + $13 }
+        END { printf "%.2f\n", t / hz }'
+}
+
+# stack_cpu: "NGINX KAFKA CONSUMER MARIADB", the CPU seconds of the nginx
+# workers, every broker's JVM, the consumer and MariaDB since they started,
+# for the costs' CPU per seat of each process beside Redis's. wrk's own is
+# left out.
 stack_cpu() {
-    _workers=$(pgrep -P "$(pid_of nginx)" | tr '\n' ' ')
+    _workers=$(pgrep -P "$(pid_of nginx)" 2>/dev/null)
     _brokers=
     for _s in $(kafka_services); do _brokers="$_brokers $(pid_of "$_s")"; done
     for _group in "$_workers" "$_brokers" "$(pid_of consumer)" "$(pid_of mariadb)"; do
-        for _p in $_group; do cat "/proc/$_p/stat" 2>/dev/null; done |
-            awk -v hz="$(getconf CLK_TCK)" '
-                { sub(/^.*\) /, ""); t += $12 + $13 }
-                END { printf "%.2f\n", t / hz }'
+        # shellcheck disable=SC2046
+        cpu_seconds $(for _p in $_group; do echo "/proc/$_p/stat"; done)
     done | tr '\n' ' '
 }
 
@@ -319,19 +327,20 @@ drop_bench_courses() {
     done
 }
 
-# broker_jit: the CPU seconds (user + system) that every broker's JIT
-# compiler threads (HotSpot's "C1/C2 CompilerThread") have used since the
-# JVM started: how far it still is from running compiled code.
+# broker_jit: the CPU seconds that every broker's JIT compiler threads
+# (HotSpot's "C1/C2 CompilerThread") have used since the JVM started: how
+# far it still is from running compiled code.
 broker_jit() {
+    _stats=
     for _s in $(kafka_services); do
         for _t in /proc/"$(pid_of "$_s")"/task/*; do
             case "$(cat "$_t/comm" 2>/dev/null)" in
-                C[12]" CompilerThre"*) cat "$_t/stat" ;;
+                C[12]" CompilerThre"*) _stats="$_stats $_t/stat" ;;
             esac
         done
-    done | awk -v hz="$(getconf CLK_TCK)" '
-        { sub(/^.*\) /, ""); t += $12 + $13 }
-        END { printf "%.2f\n", t / hz }'
+    done
+    # shellcheck disable=SC2086
+    cpu_seconds $_stats
 }
 
 # warm_up: every worker's Kafka producer connected and its Redis scripts
